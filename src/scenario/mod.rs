@@ -1,0 +1,1 @@
+//! Scenario files: Locust-style user behaviour described in TOML.

@@ -1,0 +1,1 @@
+//! A built-in target server for demos and tests.
