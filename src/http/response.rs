@@ -1,0 +1,699 @@
+//! Response decoding: an incremental HTTP/1.1 response parser over caller-owned bytes.
+//!
+//! This is the hot path of the load generator: every response of every connection goes
+//! through [`ResponseDecoder::decode`]. It never allocates, never blocks and never panics;
+//! it reports how many bytes of the caller's buffer it consumed so the caller can discard
+//! them (body bytes are consumed as they arrive, the head only once it is complete).
+//!
+//! The head is parsed by `httparse`; body framing follows RFC 9112 §6.3 and the chunked
+//! coding of §7.1 is decoded by a byte-at-a-time state machine ([`ChunkDecoder`]), so input
+//! may be split at any byte.
+
+use std::fmt;
+use std::mem::MaybeUninit;
+
+/// Most bytes a response head (status line, headers, blank line) may take.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most header fields a response head may have.
+pub const MAX_HEADERS: usize = 64;
+/// Most hex digits in a chunk size; 16 digits fill a `u64`.
+pub const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
+/// Most bytes of chunk extensions (everything between the size and the CRLF) per chunk.
+pub const MAX_CHUNK_EXT_BYTES: usize = 4 * 1024;
+/// Most bytes of trailer section after the last chunk, CRLFs included.
+pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Most body bytes copied into a caller's capture buffer (its total length is capped here).
+pub const MAX_BODY_CAPTURE: usize = 1024 * 1024;
+/// Heads buffered past this size are re-parsed only once a blank line has arrived, so a
+/// head trickling in byte by byte costs linear, not quadratic, time.
+pub const HEAD_RESCAN_BYTES: usize = 8 * 1024;
+
+/// Progress of one [`ResponseDecoder::decode`] call; the number is how many bytes of the
+/// given buffer this call consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The response is not finished; feed the unconsumed bytes plus more.
+    Partial(usize),
+    /// The response ended; bytes after this count belong to the next response.
+    Complete(usize),
+}
+
+/// How the body of a response is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// Chunked transfer coding (RFC 9112 §7.1).
+    Chunked,
+    /// The body runs until the server closes the connection.
+    UntilClose,
+    /// No body, whatever the headers say (HEAD request, 1xx, 204, 304).
+    NoBody,
+}
+
+/// What the decoder learned from a final (non-1xx) response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Status code, e.g. 200.
+    pub status: u16,
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub minor_version: u8,
+    /// Whether the connection may carry another request after this response.
+    pub keep_alive: bool,
+    /// How the body is delimited.
+    pub framing: Framing,
+}
+
+/// Why a response could not be decoded. Every variant is fatal for the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// The status line or a header line is malformed.
+    InvalidHead,
+    /// The head did not end within [`MAX_HEAD_BYTES`].
+    HeadTooLarge,
+    /// The head has more than [`MAX_HEADERS`] fields.
+    TooManyHeaders,
+    /// A Content-Length value is not a list of decimal digits or overflows a `u64`.
+    InvalidContentLength,
+    /// Content-Length values disagree (RFC 9112 §6.3 item 5).
+    ConflictingLength,
+    /// A chunk-size line is malformed.
+    InvalidChunkSize,
+    /// A chunk size has more than [`MAX_CHUNK_SIZE_DIGITS`] digits or overflows a `u64`.
+    ChunkSizeOverflow,
+    /// Chunk extensions exceed [`MAX_CHUNK_EXT_BYTES`].
+    ChunkExtTooLarge,
+    /// Chunk data is not followed by CRLF, or the message does not end with CRLF.
+    InvalidChunkTerminator,
+    /// A trailer line does not end with CRLF.
+    InvalidTrailer,
+    /// The trailer section exceeds [`MAX_TRAILER_BYTES`].
+    TrailerTooLarge,
+    /// The server switched protocols (101), which a load generator cannot follow.
+    UnsupportedUpgrade,
+    /// The connection closed in the middle of a head or body.
+    Truncated,
+}
+
+impl ParseError {
+    /// A stable snake_case key for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ParseError::InvalidHead => "invalid_head",
+            ParseError::HeadTooLarge => "head_too_large",
+            ParseError::TooManyHeaders => "too_many_headers",
+            ParseError::InvalidContentLength => "invalid_content_length",
+            ParseError::ConflictingLength => "conflicting_length",
+            ParseError::InvalidChunkSize => "invalid_chunk_size",
+            ParseError::ChunkSizeOverflow => "chunk_size_overflow",
+            ParseError::ChunkExtTooLarge => "chunk_ext_too_large",
+            ParseError::InvalidChunkTerminator => "invalid_chunk_terminator",
+            ParseError::InvalidTrailer => "invalid_trailer",
+            ParseError::TrailerTooLarge => "trailer_too_large",
+            ParseError::UnsupportedUpgrade => "unsupported_upgrade",
+            ParseError::Truncated => "truncated",
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ParseError::InvalidHead => "malformed response head",
+            ParseError::HeadTooLarge => "response head too large",
+            ParseError::TooManyHeaders => "too many response headers",
+            ParseError::InvalidContentLength => "invalid Content-Length",
+            ParseError::ConflictingLength => "conflicting Content-Length values",
+            ParseError::InvalidChunkSize => "invalid chunk size line",
+            ParseError::ChunkSizeOverflow => "chunk size too large",
+            ParseError::ChunkExtTooLarge => "chunk extensions too large",
+            ParseError::InvalidChunkTerminator => "chunk not terminated by CRLF",
+            ParseError::InvalidTrailer => "malformed trailer line",
+            ParseError::TrailerTooLarge => "trailer section too large",
+            ParseError::UnsupportedUpgrade => "server switched protocols (101)",
+            ParseError::Truncated => "connection closed mid-response",
+        };
+        f.write_str(text)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Incremental decoder for a sequence of responses on one connection.
+#[derive(Debug, Clone)]
+pub struct ResponseDecoder {
+    state: State,
+    head: Option<Head>,
+    head_request: bool,
+    /// Some byte of the current response has been seen (possibly not yet consumed).
+    started: bool,
+    /// Buffered head bytes already known to hold no blank line (see [`HEAD_RESCAN_BYTES`]).
+    head_scanned: usize,
+    body_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Head,
+    Length { remaining: u64 },
+    Chunked(ChunkDecoder),
+    UntilClose,
+    Done,
+    Failed(ParseError),
+}
+
+impl Default for ResponseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseDecoder {
+    /// A decoder ready for a response to a non-HEAD request.
+    pub fn new() -> Self {
+        ResponseDecoder {
+            state: State::Head,
+            head: None,
+            head_request: false,
+            started: false,
+            head_scanned: 0,
+            body_bytes: 0,
+        }
+    }
+
+    /// Prepares for the next response; `head_request` says the request was HEAD, so the
+    /// response has no body whatever its headers say (RFC 9112 §6.3 item 1).
+    pub fn reset(&mut self, head_request: bool) {
+        *self = ResponseDecoder {
+            head_request,
+            ..ResponseDecoder::new()
+        };
+    }
+
+    /// Decodes as much of `buf` (the caller's unconsumed bytes) as possible.
+    ///
+    /// The head is consumed only once complete (so the caller keeps feeding it); 1xx interim
+    /// responses are skipped. Body bytes are consumed as they come; when `body` is given,
+    /// de-chunked body bytes are appended to it until it holds [`MAX_BODY_CAPTURE`] bytes.
+    /// After `Complete`, call [`reset`](Self::reset) before the next response; until then
+    /// `decode` returns `Complete(0)`. After an error it keeps returning that error.
+    pub fn decode(
+        &mut self,
+        buf: &[u8],
+        mut body: Option<&mut Vec<u8>>,
+    ) -> Result<Status, ParseError> {
+        let result = self.decode_from(buf, &mut body);
+        if let Err(e) = result {
+            self.state = State::Failed(e);
+        }
+        result
+    }
+
+    /// The peer closed the connection. Returns `Ok(true)` if that ends a response whose
+    /// body runs until close, `Ok(false)` if no response was under way, and
+    /// `Err(Truncated)` if a head or a delimited body was cut short.
+    pub fn finish_on_eof(&mut self) -> Result<bool, ParseError> {
+        match self.state {
+            State::Head if !self.started => Ok(false),
+            State::Done => Ok(false),
+            State::UntilClose => {
+                self.state = State::Done;
+                Ok(true)
+            }
+            State::Failed(e) => Err(e),
+            State::Head | State::Length { .. } | State::Chunked(_) => {
+                self.state = State::Failed(ParseError::Truncated);
+                Err(ParseError::Truncated)
+            }
+        }
+    }
+
+    /// The final head of the current response, once parsed.
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    /// De-chunked body bytes seen so far for the current response.
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// Whether some bytes of the current response have been seen and it has not ended.
+    pub fn in_progress(&self) -> bool {
+        self.started && !matches!(self.state, State::Done)
+    }
+
+    fn decode_from(
+        &mut self,
+        buf: &[u8],
+        body: &mut Option<&mut Vec<u8>>,
+    ) -> Result<Status, ParseError> {
+        let mut pos = 0;
+        loop {
+            let rest = &buf[pos..];
+            match self.state {
+                State::Head => match self.parse_head(rest)? {
+                    Some(n) => pos += n,
+                    None => return Ok(Status::Partial(pos)),
+                },
+                State::Length { remaining } => {
+                    let take = rest.len().min(clamp_to_usize(remaining));
+                    self.take_body(&rest[..take], body);
+                    pos += take;
+                    let remaining = remaining - take as u64;
+                    self.state = State::Length { remaining };
+                    return Ok(self.finish_if(remaining == 0, pos));
+                }
+                State::Chunked(mut chunks) => {
+                    let step = chunks.decode(rest, |data| self.take_body(data, body))?;
+                    self.state = State::Chunked(chunks);
+                    return Ok(self.finish_if(step.done, pos + step.consumed));
+                }
+                State::UntilClose => {
+                    self.take_body(rest, body);
+                    return Ok(Status::Partial(buf.len()));
+                }
+                State::Done => return Ok(Status::Complete(pos)),
+                State::Failed(e) => return Err(e),
+            }
+        }
+    }
+
+    fn finish_if(&mut self, done: bool, consumed: usize) -> Status {
+        if done {
+            self.state = State::Done;
+            Status::Complete(consumed)
+        } else {
+            Status::Partial(consumed)
+        }
+    }
+
+    fn take_body(&mut self, data: &[u8], body: &mut Option<&mut Vec<u8>>) {
+        self.body_bytes += data.len() as u64;
+        if let Some(sink) = body {
+            let room = MAX_BODY_CAPTURE.saturating_sub(sink.len());
+            sink.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+
+    /// Parses one head at the start of `buf`. Returns the bytes it took (and moves to the
+    /// body state, or stays in `Head` after a 1xx), or `None` if the head is incomplete.
+    fn parse_head(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        self.started = true;
+        if !self.head_may_be_complete(buf) {
+            return Ok(None);
+        }
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut slots,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD_BYTES => len,
+            Ok(httparse::Status::Complete(_)) => return Err(ParseError::HeadTooLarge),
+            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+                return Err(ParseError::HeadTooLarge)
+            }
+            Ok(httparse::Status::Partial) => {
+                self.head_scanned = buf.len();
+                return Ok(None);
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
+            Err(_) => return Err(ParseError::InvalidHead),
+        };
+        self.head_scanned = 0;
+        let status = response.code.ok_or(ParseError::InvalidHead)?;
+        let minor_version = response.version.ok_or(ParseError::InvalidHead)?;
+        match status {
+            0..=99 => return Err(ParseError::InvalidHead),
+            101 => return Err(ParseError::UnsupportedUpgrade),
+            // Interim response (RFC 9110 §15.2): no body; the final response follows.
+            100..=199 => return Ok(Some(len)),
+            _ => {}
+        }
+        let fields = HeaderFacts::scan(response.headers);
+        let head = self.final_head(status, minor_version, &fields)?;
+        self.state = match head.framing {
+            Framing::Length(0) | Framing::NoBody => State::Done,
+            Framing::Length(remaining) => State::Length { remaining },
+            Framing::Chunked => State::Chunked(ChunkDecoder::new()),
+            Framing::UntilClose => State::UntilClose,
+        };
+        self.head = Some(head);
+        Ok(Some(len))
+    }
+
+    /// Cheap check before a re-parse of a large buffered head: once the buffer is past
+    /// [`HEAD_RESCAN_BYTES`], only re-parse when a blank line may have arrived since the
+    /// last attempt. A head always ends with LF followed by LF or CRLF.
+    fn head_may_be_complete(&mut self, buf: &[u8]) -> bool {
+        if buf.len() <= HEAD_RESCAN_BYTES || self.head_scanned == 0 {
+            return true;
+        }
+        if buf.len() >= MAX_HEAD_BYTES {
+            return true; // let the parser decide between a complete head and HeadTooLarge
+        }
+        let from = self.head_scanned.saturating_sub(3).min(buf.len());
+        let found = ends_head_at(&buf[from..]);
+        if !found {
+            self.head_scanned = buf.len();
+        }
+        found
+    }
+
+    /// Applies RFC 9112 §6.3 to a final response head.
+    fn final_head(
+        &self,
+        status: u16,
+        minor_version: u8,
+        fields: &HeaderFacts,
+    ) -> Result<Head, ParseError> {
+        let framing = self.framing(status, fields)?;
+        let mut keep_alive = match minor_version {
+            1 => !fields.connection_close,
+            _ => fields.connection_keep_alive && !fields.connection_close,
+        };
+        // §6.3 item 3: Transfer-Encoding with Content-Length, or Transfer-Encoding in an
+        // HTTP/1.0 message, "ought to be handled as an error" / framing is faulty: decode it
+        // as the spec says, but do not trust the connection afterwards.
+        let suspicious = fields.transfer_encoding.is_some()
+            && (fields.content_length.is_some() || minor_version == 0);
+        if framing == Framing::UntilClose || suspicious {
+            keep_alive = false;
+        }
+        Ok(Head {
+            status,
+            minor_version,
+            keep_alive,
+            framing,
+        })
+    }
+
+    /// RFC 9112 §6.3, items in order.
+    fn framing(&self, status: u16, fields: &HeaderFacts) -> Result<Framing, ParseError> {
+        // Item 1: HEAD responses, 1xx, 204 and 304 never have a body.
+        if self.head_request || status == 204 || status == 304 || status < 200 {
+            return Ok(Framing::NoBody);
+        }
+        // Items 3 and 4: Transfer-Encoding overrides Content-Length (we follow the spec's
+        // "overrides" rather than failing, and drop keep-alive in `final_head`); a response
+        // whose final coding is not chunked is read until close.
+        if let Some(chunked_last) = fields.transfer_encoding {
+            return Ok(if chunked_last {
+                Framing::Chunked
+            } else {
+                Framing::UntilClose
+            });
+        }
+        // Items 5 and 6: a valid Content-Length delimits the body.
+        match fields.content_length {
+            Some(Ok(n)) => Ok(Framing::Length(n)),
+            Some(Err(e)) => Err(e),
+            // Item 8: otherwise the body runs until the server closes.
+            None => Ok(Framing::UntilClose),
+        }
+    }
+}
+
+/// True if `bytes` contains LF LF or LF CR LF (the end of a head).
+fn ends_head_at(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'\n'
+            && match bytes.get(i + 1) {
+                Some(b'\n') => true,
+                Some(b'\r') => bytes.get(i + 2) == Some(&b'\n'),
+                _ => false,
+            }
+    })
+}
+
+fn clamp_to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// The framing-relevant facts of a head, gathered in one pass over its fields.
+#[derive(Debug, Default)]
+struct HeaderFacts {
+    /// `Some` if any Content-Length field is present; the error is reported only if
+    /// Content-Length decides the framing.
+    content_length: Option<Result<u64, ParseError>>,
+    /// `Some(chunked is the final coding)` if any Transfer-Encoding field is present.
+    transfer_encoding: Option<bool>,
+    connection_close: bool,
+    connection_keep_alive: bool,
+}
+
+impl HeaderFacts {
+    fn scan(headers: &[httparse::Header]) -> HeaderFacts {
+        let mut facts = HeaderFacts::default();
+        for h in headers {
+            let name = h.name.as_bytes();
+            // Compare lengths first: nearly all fields are rejected without a byte compare.
+            match name.len() {
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    facts.content_length = Some(match facts.content_length {
+                        Some(Err(e)) => Err(e),
+                        prior => merge_content_length(prior.and_then(Result::ok), h.value),
+                    });
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    let last = list_items(h.value).last();
+                    let chunked = match last {
+                        Some(coding) => coding.eq_ignore_ascii_case(b"chunked"),
+                        None => facts.transfer_encoding.unwrap_or(false),
+                    };
+                    facts.transfer_encoding = Some(chunked);
+                }
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    for option in list_items(h.value) {
+                        facts.connection_close |= option.eq_ignore_ascii_case(b"close");
+                        facts.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                    }
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+/// Parses one Content-Length field value (a list of identical values is allowed, RFC 9110
+/// §8.6) and checks it against an earlier field's value (RFC 9112 §6.3 item 5).
+fn merge_content_length(prior: Option<u64>, value: &[u8]) -> Result<u64, ParseError> {
+    let mut agreed = prior;
+    // `split` yields at least one item, and an empty item fails `parse_decimal`.
+    for item in value.split(|&b| b == b',').map(trim_ows) {
+        let n = parse_decimal(item)?;
+        if agreed.is_some_and(|a| a != n) {
+            return Err(ParseError::ConflictingLength);
+        }
+        agreed = Some(n);
+    }
+    agreed.ok_or(ParseError::InvalidContentLength)
+}
+
+/// Parses 1DIGIT+ into a `u64` with checked arithmetic.
+fn parse_decimal(digits: &[u8]) -> Result<u64, ParseError> {
+    if digits.is_empty() {
+        return Err(ParseError::InvalidContentLength);
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        let digit = match b {
+            b'0'..=b'9' => u64::from(b - b'0'),
+            _ => return Err(ParseError::InvalidContentLength),
+        };
+        acc.checked_mul(10)
+            .and_then(|v| v.checked_add(digit))
+            .ok_or(ParseError::InvalidContentLength)
+    })
+}
+
+/// Non-empty elements of a comma-separated field value, optional whitespace trimmed.
+fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|s| !s.is_empty())
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Progress of one [`ChunkDecoder::decode`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkStep {
+    consumed: usize,
+    done: bool,
+}
+
+/// State machine for the chunked transfer coding (RFC 9112 §7.1):
+///
+/// ```text
+/// chunked-body = *chunk last-chunk trailer-section CRLF
+/// chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// last-chunk   = 1*("0") [ chunk-ext ] CRLF
+/// ```
+///
+/// Each state knows exactly which bytes may come next, so input may be split anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkDecoder {
+    /// Reading hex digits of a chunk size (§7.1).
+    Size { size: u64, digits: u8 },
+    /// Skipping chunk extensions up to CR (§7.1.1: ignored, but bounded).
+    Ext { size: u64, len: usize },
+    /// Saw CR ending the size line; LF must follow.
+    SizeLf { size: u64 },
+    /// Inside chunk data.
+    Data { remaining: u64 },
+    /// Chunk data done; CR must follow.
+    DataCr,
+    /// Chunk data done and CR seen; LF must follow.
+    DataLf,
+    /// At the start of a trailer line, or of the final CRLF (§7.1.2).
+    TrailerStart { total: usize },
+    /// Inside a trailer field line (skipped).
+    TrailerLine { total: usize },
+    /// Saw CR ending a trailer line; LF must follow.
+    TrailerLf { total: usize },
+    /// Saw CR of the final empty line; LF ends the message.
+    EndLf,
+}
+
+impl ChunkDecoder {
+    fn new() -> Self {
+        ChunkDecoder::Size { size: 0, digits: 0 }
+    }
+
+    /// Decodes `buf`, handing chunk data to `on_data`. Stops right after the final CRLF.
+    fn decode(
+        &mut self,
+        buf: &[u8],
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<ChunkStep, ParseError> {
+        let mut pos = 0;
+        while pos < buf.len() {
+            if let ChunkDecoder::Data { remaining } = *self {
+                let take = (buf.len() - pos).min(clamp_to_usize(remaining));
+                on_data(&buf[pos..pos + take]);
+                pos += take;
+                let remaining = remaining - take as u64;
+                *self = if remaining == 0 {
+                    ChunkDecoder::DataCr
+                } else {
+                    ChunkDecoder::Data { remaining }
+                };
+                continue;
+            }
+            let byte = buf[pos];
+            pos += 1;
+            if self.step(byte)? {
+                return Ok(ChunkStep {
+                    consumed: pos,
+                    done: true,
+                });
+            }
+        }
+        Ok(ChunkStep {
+            consumed: pos,
+            done: false,
+        })
+    }
+
+    /// Advances over one framing byte; returns true when the chunked body has ended.
+    fn step(&mut self, byte: u8) -> Result<bool, ParseError> {
+        use ChunkDecoder::*;
+        *self = match *self {
+            Size { size, digits } => match (byte, hex_value(byte)) {
+                (_, Some(v)) => append_hex_digit(size, digits, v)?,
+                _ if digits == 0 => return Err(ParseError::InvalidChunkSize),
+                (b'\r', _) => SizeLf { size },
+                // BWS before ";" (§7.1.1) or the extension itself: skipped up to CR.
+                (b';' | b' ' | b'\t', _) => Ext { size, len: 1 },
+                _ => return Err(ParseError::InvalidChunkSize),
+            },
+            Ext { size, len } => match byte {
+                b'\r' => SizeLf { size },
+                b'\n' | 0 => return Err(ParseError::InvalidChunkSize),
+                _ if len >= MAX_CHUNK_EXT_BYTES => return Err(ParseError::ChunkExtTooLarge),
+                _ => Ext { size, len: len + 1 },
+            },
+            SizeLf { size } => match byte {
+                b'\n' if size == 0 => TrailerStart { total: 0 },
+                b'\n' => Data { remaining: size },
+                _ => return Err(ParseError::InvalidChunkSize),
+            },
+            // Unreachable from `decode` (it consumes data in bulk); kept total for safety.
+            Data { remaining } => Data { remaining },
+            DataCr if byte == b'\r' => DataLf,
+            DataLf if byte == b'\n' => ChunkDecoder::new(),
+            DataCr | DataLf => return Err(ParseError::InvalidChunkTerminator),
+            TrailerStart { total } => match byte {
+                b'\r' => EndLf,
+                b'\n' => return Err(ParseError::InvalidTrailer),
+                _ => TrailerLine {
+                    total: add_trailer_byte(total)?,
+                },
+            },
+            TrailerLine { total } => match byte {
+                b'\r' => TrailerLf {
+                    total: add_trailer_byte(total)?,
+                },
+                b'\n' | 0 => return Err(ParseError::InvalidTrailer),
+                _ => TrailerLine {
+                    total: add_trailer_byte(total)?,
+                },
+            },
+            TrailerLf { total } => match byte {
+                b'\n' => TrailerStart {
+                    total: add_trailer_byte(total)?,
+                },
+                _ => return Err(ParseError::InvalidTrailer),
+            },
+            EndLf if byte == b'\n' => return Ok(true),
+            EndLf => return Err(ParseError::InvalidChunkTerminator),
+        };
+        Ok(false)
+    }
+}
+
+fn hex_value(b: u8) -> Option<u64> {
+    match b {
+        b'0'..=b'9' => Some(u64::from(b - b'0')),
+        b'a'..=b'f' => Some(u64::from(b - b'a' + 10)),
+        b'A'..=b'F' => Some(u64::from(b - b'A' + 10)),
+        _ => None,
+    }
+}
+
+fn append_hex_digit(size: u64, digits: u8, value: u64) -> Result<ChunkDecoder, ParseError> {
+    if digits >= MAX_CHUNK_SIZE_DIGITS {
+        return Err(ParseError::ChunkSizeOverflow);
+    }
+    let size = size
+        .checked_mul(16)
+        .and_then(|s| s.checked_add(value))
+        .ok_or(ParseError::ChunkSizeOverflow)?;
+    Ok(ChunkDecoder::Size {
+        size,
+        digits: digits + 1,
+    })
+}
+
+fn add_trailer_byte(total: usize) -> Result<usize, ParseError> {
+    match total.checked_add(1) {
+        Some(t) if t <= MAX_TRAILER_BYTES => Ok(t),
+        _ => Err(ParseError::TrailerTooLarge),
+    }
+}
