@@ -1,1 +1,0 @@
-//! A built-in target server for demos and tests.

@@ -1,0 +1,178 @@
+//! One accepted connection: read, answer every complete request in order with a single write,
+//! and close when the client or an error asks for it.
+
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::frame::{parse_request, Parsed, Request, MAX_BODY_BYTES, MAX_HEAD_BYTES};
+use super::model::{respond, Response};
+use super::wire::{write_response, ConnectionHeader};
+
+/// Bytes asked for per read, and the read buffer's starting capacity.
+const READ_CHUNK: usize = 16 * 1024;
+/// Starting capacity of the output buffer.
+const WRITE_INITIAL: usize = 4 * 1024;
+/// After a server-side close with unread input, how long to drain it before closing,
+/// so the kernel does not reset the connection and destroy the last answer in flight.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+/// Most bytes drained during that linger.
+const LINGER_BYTES: usize = MAX_HEAD_BYTES + MAX_BODY_BYTES;
+
+/// What to do after answering what is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Read,
+    Close,
+    /// Close, but the client may still be sending: drain before closing.
+    LingerThenClose,
+}
+
+/// Answers every complete request at the front of `input`, appending the responses to `out`.
+/// Returns the bytes consumed and what to do next.
+pub fn answer_buffered(input: &[u8], out: &mut Vec<u8>) -> (usize, Next) {
+    let mut used = 0;
+    // Each round consumes at least one byte or returns, so this ends.
+    while let Some(rest) = input.get(used..) {
+        match parse_request(rest) {
+            Parsed::Partial => return (used, Next::Read),
+            Parsed::Rejected(reject) => {
+                let resp = Response::rejected(reject.status(), reject.body());
+                write_response(out, &resp, ConnectionHeader::Close);
+                return (used, Next::LingerThenClose);
+            }
+            Parsed::Complete(req) => {
+                write_response(
+                    out,
+                    &respond(req.method, req.path, req.body),
+                    header_for(&req),
+                );
+                used += req.len;
+                if !req.keep_alive {
+                    let next = if used < input.len() {
+                        Next::LingerThenClose
+                    } else {
+                        Next::Close
+                    };
+                    return (used, next);
+                }
+            }
+        }
+    }
+    (used, Next::Read)
+}
+
+fn header_for(req: &Request<'_>) -> ConnectionHeader {
+    match (req.keep_alive, req.http10) {
+        (true, false) => ConnectionHeader::None,
+        (true, true) => ConnectionHeader::KeepAlive,
+        (false, _) => ConnectionHeader::Close,
+    }
+}
+
+/// Serves one connection until it closes. I/O errors end it quietly: the peer has gone.
+pub async fn serve_connection(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(WRITE_INITIAL);
+    loop {
+        let (used, next) = answer_buffered(&input, &mut out);
+        if !out.is_empty() {
+            let (written, buf) = stream.write_all(out).await;
+            out = buf;
+            out.clear();
+            if written.is_err() {
+                return;
+            }
+        }
+        match next {
+            Next::Read => {}
+            Next::Close => return,
+            Next::LingerThenClose => return linger(stream).await,
+        }
+        input.drain(..used);
+        input.reserve(READ_CHUNK);
+        let filled = input.len();
+        let (read, slice) = stream.read(input.slice_mut(filled..)).await;
+        input = slice.into_inner();
+        if !matches!(read, Ok(n) if n > 0) {
+            return;
+        }
+    }
+}
+
+/// Half-closes, then drains what the client still sends, within [`LINGER_TIME`] and
+/// [`LINGER_BYTES`].
+async fn linger(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut drained = 0usize;
+        while drained < LINGER_BYTES {
+            let (read, back) = stream.read(buf).await;
+            buf = back;
+            match read {
+                Ok(n) if n > 0 => drained = drained.saturating_add(n),
+                _ => return,
+            }
+        }
+    };
+    let _ = monoio::time::timeout(LINGER_TIME, drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(input: &[u8]) -> (usize, Next, String) {
+        let mut out = Vec::new();
+        let (used, next) = answer_buffered(input, &mut out);
+        (used, next, String::from_utf8(out).unwrap())
+    }
+
+    fn statuses(text: &str) -> Vec<&str> {
+        text.match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &text[i + 9..i + 12])
+            .collect()
+    }
+
+    #[test]
+    fn pipelined_requests_answered_in_order_and_partial_tail_kept() {
+        let input = b"GET /health HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n\
+                      POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /hea";
+        let (used, next, text) = answer(input);
+        assert_eq!(statuses(&text), ["200", "404", "405"]);
+        assert_eq!((&input[used..], next), (&b"GET /hea"[..], Next::Read));
+    }
+
+    #[test]
+    fn close_stops_answering() {
+        let input =
+            b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\nGET /health HTTP/1.1\r\n\r\n";
+        let (used, next, text) = answer(input);
+        assert_eq!(statuses(&text), ["200"]);
+        assert!(text.contains("Connection: close"));
+        assert!(used < input.len());
+        assert_eq!(next, Next::LingerThenClose);
+
+        let input = b"GET /health HTTP/1.0\r\n\r\n";
+        let (used, next, _) = answer(input);
+        assert_eq!((used, next), (input.len(), Next::Close));
+    }
+
+    #[test]
+    fn garbage_after_good_request_answers_both_then_closes() {
+        let (_, next, text) = answer(b"GET /health HTTP/1.1\r\n\r\n\x01\x02\r\n\r\n");
+        assert_eq!(statuses(&text), ["200", "400"]);
+        assert_eq!(next, Next::LingerThenClose);
+    }
+
+    #[test]
+    fn empty_input_reads() {
+        assert_eq!(answer(b""), (0, Next::Read, String::new()));
+    }
+}

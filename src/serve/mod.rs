@@ -1,0 +1,136 @@
+//! A built-in target server for demos and tests: `blast serve` imitates the article's model API
+//! (`GET /health`, `POST /predict`) so a load test needs no outside server.
+//!
+//! Engine: one std thread per core, each with its own monoio runtime and its own listener on the
+//! same address (SO_REUSEPORT), so the kernel spreads connections over the threads.
+
+mod conn;
+mod frame;
+mod model;
+mod wire;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use monoio::net::{ListenerOpts, TcpListener};
+
+pub use frame::{MAX_BODY_BYTES, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use model::{respond, Response, FEATURES};
+
+/// Pending connections per listener.
+const BACKLOG: i32 = 1024;
+/// Pause after a failed accept (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// Server threads; 0 means one per available core.
+    pub threads: usize,
+}
+
+impl ServeConfig {
+    /// One thread per available core.
+    pub fn new(addr: SocketAddr) -> Self {
+        ServeConfig { addr, threads: 0 }
+    }
+
+    fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Binds, then runs until the process is killed (or a server thread fails).
+/// Prints `listening on http://ADDR` to stderr once bound.
+pub fn serve(cfg: &ServeConfig) -> io::Result<()> {
+    let (addr, workers) = start(cfg)?;
+    eprintln!("listening on http://{addr}");
+    for worker in workers {
+        match worker.join() {
+            Ok(result) => result?,
+            Err(_) => return Err(io::Error::other("a server thread panicked")),
+        }
+    }
+    Ok(())
+}
+
+/// Binds (port 0 allowed), starts the server threads in the background and returns the bound
+/// address. The threads run for the rest of the process.
+pub fn spawn(cfg: &ServeConfig) -> io::Result<SocketAddr> {
+    start(cfg).map(|(addr, _)| addr)
+}
+
+type Worker = thread::JoinHandle<io::Result<()>>;
+
+/// Starts the first thread on `cfg.addr` to learn the real port, then the rest on that port.
+/// Returns once every thread is listening.
+fn start(cfg: &ServeConfig) -> io::Result<(SocketAddr, Vec<Worker>)> {
+    let count = cfg.thread_count();
+    let mut workers = Vec::with_capacity(count);
+    let (first, addr) = start_worker(0, cfg.addr)?;
+    workers.push(first);
+    for index in 1..count {
+        let (worker, _) = start_worker(index, addr)?;
+        workers.push(worker);
+    }
+    Ok((addr, workers))
+}
+
+/// Starts one server thread and waits until it is listening (or failed to).
+fn start_worker(index: usize, addr: SocketAddr) -> io::Result<(Worker, SocketAddr)> {
+    let (bound_tx, bound_rx) = mpsc::sync_channel(1);
+    let worker = thread::Builder::new()
+        .name(format!("blast-serve-{index}"))
+        .spawn(move || run_worker(addr, bound_tx))?;
+    match bound_rx.recv() {
+        Ok(Ok(bound)) => Ok((worker, bound)),
+        Ok(Err(e)) => Err(e),
+        // The thread ended without reporting: its own result says why.
+        Err(_) => match worker.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(io::Error::other("server thread stopped while starting")),
+        },
+    }
+}
+
+/// Body of one server thread: a runtime, a listener, and an accept loop that never ends.
+fn run_worker(addr: SocketAddr, bound: mpsc::SyncSender<io::Result<SocketAddr>>) -> io::Result<()> {
+    let mut runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()?;
+    runtime.block_on(async move {
+        let opts = ListenerOpts::new().reuse_port(true).backlog(BACKLOG);
+        let listener = match TcpListener::bind_with_config(addr, &opts).and_then(|l| {
+            let local = l.local_addr()?;
+            Ok((l, local))
+        }) {
+            Ok((listener, local)) => {
+                // The receiver only goes away if the starter did; serving on is harmless.
+                let _ = bound.send(Ok(local));
+                listener
+            }
+            Err(e) => {
+                let _ = bound.send(Err(e));
+                return Ok(());
+            }
+        };
+        accept_forever(listener).await
+    })
+}
+
+async fn accept_forever(listener: TcpListener) -> io::Result<()> {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                monoio::spawn(conn::serve_connection(stream));
+            }
+            Err(_) => monoio::time::sleep(ACCEPT_BACKOFF).await,
+        }
+    }
+}
