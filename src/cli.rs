@@ -1,0 +1,209 @@
+//! Command-line flags (clap derive) and the edge where errors become exit codes. Flags are
+//! turned into a `PlanInput`; `Plan::build` validates it before any thread starts.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::plan::{DriverChoice, Plan, PlanInput};
+use crate::{coordinator, report, serve};
+
+/// File descriptors kept for everything but connections (stdio, ring, channels, reports).
+pub const SPARE_FDS: u64 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "blast",
+    version,
+    about = "A thread-per-core io_uring HTTP/1.1 load generator",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve a built-in model API (GET /health, POST /predict) to load-test against.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Server threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Target URL, e.g. http://127.0.0.1:8080/health
+    #[arg(required = true)]
+    pub url: Option<String>,
+    /// Worker threads, each pinned to its own core [default: every core this process may use]
+    #[arg(short = 'c', long)]
+    pub cores: Option<usize>,
+    /// Concurrent users (closed model: one keep-alive connection each) [default: 50]
+    #[arg(short = 'u', long)]
+    pub users: Option<u64>,
+    /// Open model: requests per second in total, on a fixed schedule; --users caps connections
+    #[arg(short = 'R', long)]
+    pub rate: Option<f64>,
+    /// Requests in flight per connection (HTTP/1.1 pipelining) [default: 1]
+    #[arg(short = 'p', long)]
+    pub pipeline: Option<usize>,
+    /// Run length, e.g. 30s, 1m [default: 10s unless --requests is given]
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests in total
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Per-request timeout [default: 10s]
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Connection establishment timeout [default: 5s]
+    #[arg(long, value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// HTTP method [default: GET, or POST with a body]
+    #[arg(short = 'm', long)]
+    pub method: Option<String>,
+    /// Extra request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body
+    #[arg(short = 'b', long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body read from a file
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// I/O driver: io_uring with epoll fallback (auto), io_uring only, or epoll only
+    #[arg(long, value_enum, default_value = "auto")]
+    pub driver: DriverChoice,
+    /// Write machine-readable results to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No live view
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// "30s", "1m30s", "250ms", or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|e| e.to_string());
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 1m, 250ms)"))
+}
+
+/// Parses flags and runs; errors here are usage or setup errors (exit code 2).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Serve(a)) => run_serve(&a).map(|()| ExitCode::SUCCESS),
+        None => run_load(cli.run),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("blast: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+fn run_serve(a: &ServeArgs) -> Result<()> {
+    let threads = a.threads.unwrap_or_else(available_cores_count);
+    serve::serve(&serve::ServeConfig {
+        addr: a.addr,
+        threads,
+    })
+    .context("serving")
+}
+
+fn available_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+fn available_cores_count() -> usize {
+    available_cores().len().max(1)
+}
+
+impl RunArgs {
+    fn into_input(self) -> Result<PlanInput> {
+        let body = match (self.body, &self.body_file) {
+            (Some(b), _) => Some(b.into_bytes()),
+            (None, Some(path)) => {
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+            }
+            (None, None) => None,
+        };
+        Ok(PlanInput {
+            url: self.url,
+            cores: self.cores,
+            users: self.users,
+            rate: self.rate,
+            pipeline: self.pipeline,
+            duration: self.duration,
+            requests: self.requests,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            method: self.method,
+            headers: self.headers,
+            body,
+            driver: Some(self.driver),
+            json: self.json,
+            quiet: self.quiet,
+        })
+    }
+}
+
+fn run_load(args: RunArgs) -> Result<ExitCode> {
+    let plan = Plan::build(args.into_input()?, &available_cores())?;
+    let mut notes = plan.notes.clone();
+    notes.extend(raise_fd_limit(plan.load.connections()));
+    let plan = Arc::new(Plan { notes, ..plan });
+    for note in &plan.notes {
+        eprintln!("blast: {note}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(stop.clone())?;
+    let results = coordinator::run(plan.clone(), stop);
+    print!("{}", report::text::render(&results));
+    if let Some(path) = &plan.json {
+        report::json::write(&results, path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.
+fn raise_fd_limit(connections: u64) -> Option<String> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).ok()?;
+    let needed = connections + SPARE_FDS;
+    (needed > limit).then(|| {
+        format!(
+            "--users {connections} needs about {needed} file descriptors but the limit is {limit}: \
+             connections beyond it will fail (raise the hard limit: ulimit -Hn)"
+        )
+    })
+}
+
+/// First Ctrl-C: stop the run and still report. Second: exit at once.
+fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })
+    .context("installing the Ctrl-C handler")
+}

@@ -1,0 +1,232 @@
+//! The coordinator: starts one pinned worker per core, merges their snapshots once per
+//! interval, drives the live view, stops the run on its deadline or on Ctrl-C, and hands the
+//! merged `Results` to reporting. It never touches a worker's hot path.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+
+use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
+use crate::engine::{DriverUsed, Event, Link};
+use crate::live::Live;
+use crate::plan::Plan;
+use crate::stats::{Merged, Snapshot};
+
+/// Snapshots a worker may have queued before it must hold on to them itself.
+pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
+/// Workers snapshot on the second; the coordinator closes each second this much later so
+/// every worker's snapshot for it has arrived.
+pub const INTERVAL_CLOSE_DELAY: Duration = Duration::from_millis(100);
+/// How long past the plan's end the coordinator waits for a worker before reporting without it.
+pub const STRAGGLER_GRACE: Duration = Duration::from_secs(5);
+
+/// One second of the run, merged over workers.
+#[derive(Clone, Debug)]
+pub struct Second {
+    /// Seconds since the start, at the end of this interval.
+    pub elapsed_s: f64,
+    pub unix_s: u64,
+    pub users: u64,
+    pub requests: u64,
+    pub failures: u64,
+    pub errors: u64,
+    /// Interval percentiles in microseconds (None when nothing completed).
+    pub p50_us: Option<u64>,
+    pub p95_us: Option<u64>,
+    pub p99_us: Option<u64>,
+}
+
+/// Everything a report needs.
+pub struct Results {
+    pub plan: Arc<Plan>,
+    pub totals: Merged,
+    pub elapsed: Duration,
+    pub started_at: SystemTime,
+    pub drivers: Vec<DriverUsed>,
+    pub worker_failures: Vec<String>,
+    pub timeline: Vec<Second>,
+    /// Stopped early by Ctrl-C.
+    pub interrupted: bool,
+}
+
+impl Results {
+    /// The driver(s) that ran, e.g. "io_uring" or "io_uring, epoll" if workers differed.
+    pub fn driver_names(&self) -> String {
+        let mut names: Vec<&str> = self.drivers.iter().map(|d| d.name()).collect();
+        names.dedup();
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+/// Runs `plan` to completion; `stop` may be set at any time (Ctrl-C) to end it early.
+pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> Results {
+    let (tx, rx) = bounded(plan.workers * SNAPSHOTS_QUEUED_PER_WORKER);
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    for index in 0..plan.workers {
+        let link = Link {
+            events: tx.clone(),
+            stop: stop.clone(),
+            start,
+        };
+        let plan = plan.clone();
+        thread::Builder::new()
+            .name(format!("blast-worker-{index}"))
+            .spawn(move || worker::run(plan, index, link))
+            .expect("spawning a worker thread");
+    }
+    drop(tx);
+    let mut c = Collector::new(plan.clone(), start, started_at);
+    c.collect(&rx, &stop);
+    c.finish(stop.load(Ordering::Relaxed))
+}
+
+/// The coordinator's running state.
+struct Collector {
+    plan: Arc<Plan>,
+    start: Instant,
+    started_at: SystemTime,
+    totals: Merged,
+    interval: Merged,
+    users: Vec<u64>,
+    drivers: Vec<DriverUsed>,
+    failures: Vec<String>,
+    finished: usize,
+    timeline: Vec<Second>,
+    live: Live,
+    ended: Option<Instant>,
+}
+
+impl Collector {
+    fn new(plan: Arc<Plan>, start: Instant, started_at: SystemTime) -> Self {
+        let tasks = plan.tasks.len();
+        Collector {
+            live: Live::new(plan.quiet),
+            totals: Merged::new(tasks),
+            interval: Merged::new(tasks),
+            users: vec![0; plan.workers],
+            drivers: Vec::new(),
+            failures: Vec::new(),
+            finished: 0,
+            timeline: Vec::new(),
+            ended: None,
+            plan,
+            start,
+            started_at,
+        }
+    }
+
+    /// Receives until every worker has reported its last snapshot (or failed), the grace
+    /// period past the plan's end has run out, or the channel closes.
+    fn collect(&mut self, rx: &Receiver<Event>, stop: &AtomicBool) {
+        let mut next_tick = self.start + SNAPSHOT_INTERVAL + INTERVAL_CLOSE_DELAY;
+        let mut stop_seen: Option<Instant> = None;
+        while self.finished < self.plan.workers {
+            let now = Instant::now();
+            if stop_seen.is_none() && stop.load(Ordering::Relaxed) {
+                stop_seen = Some(now);
+            }
+            if self.given_up(now, stop_seen) {
+                let missing = self.plan.workers - self.finished;
+                self.failures
+                    .push(format!("{missing} worker(s) did not stop in time"));
+                break;
+            }
+            // A short wait keeps Ctrl-C responsive; snapshots arrive once a second anyway.
+            let wait = next_tick
+                .saturating_duration_since(now)
+                .min(worker::TICK * 10);
+            match rx.recv_timeout(wait) {
+                Ok(event) => self.on_event(event),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_tick {
+                self.close_interval();
+                next_tick += SNAPSHOT_INTERVAL;
+            }
+        }
+        self.ended = Some(Instant::now());
+        if self.interval.aggregate().requests() > 0 || self.timeline.is_empty() {
+            self.close_interval();
+        }
+        self.live.finish();
+    }
+
+    fn given_up(&self, now: Instant, stop_seen: Option<Instant>) -> bool {
+        let grace = self.plan.timeout + STRAGGLER_GRACE;
+        let past_end = self
+            .plan
+            .duration
+            .is_some_and(|d| now > self.start + d + grace);
+        past_end || stop_seen.is_some_and(|t| now > t + grace)
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Started { driver, .. } => self.drivers.push(driver),
+            Event::Stats(snap) => self.on_snapshot(&snap),
+            Event::Failed { worker, error } => {
+                self.failures.push(format!("worker {worker}: {error}"));
+                self.finished += 1;
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, snap: &Snapshot) {
+        self.totals.add(snap);
+        self.interval.add(snap);
+        if let Some(u) = self.users.get_mut(snap.worker) {
+            *u = snap.users;
+        }
+        if snap.last {
+            self.finished += 1;
+        }
+    }
+
+    fn close_interval(&mut self) {
+        let now = Instant::now();
+        let agg = self.interval.aggregate();
+        let q = |p: f64| (!agg.latency.is_empty()).then(|| agg.latency.value_at_quantile(p));
+        let second = Second {
+            elapsed_s: now.duration_since(self.start).as_secs_f64(),
+            unix_s: unix_now(),
+            users: self.users.iter().sum(),
+            requests: agg.requests(),
+            failures: agg.failures,
+            errors: self.interval.errors_total(),
+            p50_us: q(0.5),
+            p95_us: q(0.95),
+            p99_us: q(0.99),
+        };
+        self.live.show(&second, &self.totals, self.plan.duration);
+        self.timeline.push(second);
+        self.interval = Merged::new(self.plan.tasks.len());
+    }
+
+    fn finish(self, interrupted: bool) -> Results {
+        let ended = self.ended.unwrap_or_else(Instant::now);
+        Results {
+            elapsed: ended.duration_since(self.start),
+            plan: self.plan,
+            totals: self.totals,
+            started_at: self.started_at,
+            drivers: self.drivers,
+            worker_failures: self.failures,
+            timeline: self.timeline,
+            interrupted,
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

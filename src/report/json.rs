@@ -1,0 +1,71 @@
+//! `--json FILE`: the machine-readable result. Field meanings are documented in the README.
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::text::per_second;
+use super::LatencySummary;
+use crate::coordinator::Results;
+use crate::plan::Load;
+
+/// Microseconds as milliseconds.
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn latency_ms(l: Option<LatencySummary>) -> Value {
+    match l {
+        None => Value::Null,
+        Some(l) => json!({
+            "min": ms(l.min), "mean": l.mean / 1000.0, "p50": ms(l.p50), "p75": ms(l.p75),
+            "p90": ms(l.p90), "p99": ms(l.p99), "p999": ms(l.p999), "max": ms(l.max),
+        }),
+    }
+}
+
+/// The result as a JSON value.
+pub fn to_value(r: &Results) -> Value {
+    let plan = &r.plan;
+    let all = r.totals.aggregate();
+    let secs = r.elapsed.as_secs_f64();
+    let mut v = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "url": plan.target.url,
+        "method": plan.method,
+        "requests": all.responses,
+        "duration_s": secs,
+        "rps": per_second(all.responses, secs),
+        "errors": r.totals.errors,
+        "errors_total": r.totals.errors_total(),
+        "status_codes": r.totals.status.iter().map(|(c, n)| (c.to_string(), json!(n))).collect::<Map<_, _>>(),
+        "latency_ms": latency_ms(LatencySummary::of(&all.latency)),
+        "bytes_received": r.totals.bytes_in,
+        "body_bytes": all.body_bytes,
+        "sent": r.totals.sent,
+        "connections_opened": r.totals.connects,
+        "workers": plan.workers,
+        "users": plan.load.connections(),
+        "pipeline": plan.pipeline,
+        "driver": r.driver_names(),
+        "interrupted": r.interrupted,
+        "notes": plan.notes,
+        "worker_failures": r.worker_failures,
+    });
+    if let Load::Open { rate, .. } = plan.load {
+        let late = &r.totals.lateness;
+        v["target_rate"] = json!(rate);
+        v["late_requests"] = json!(late.len());
+        v["late_ms"] = if late.is_empty() {
+            Value::Null
+        } else {
+            json!({"p50": ms(late.value_at_quantile(0.5)), "p99": ms(late.value_at_quantile(0.99)), "max": ms(late.max())})
+        };
+    }
+    v
+}
+
+/// Writes the result to `path`.
+pub fn write(r: &Results, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(&to_value(r))?;
+    std::fs::write(path, text + "\n")
+}

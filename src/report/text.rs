@@ -1,0 +1,113 @@
+//! The human summary printed at the end of a run.
+use std::fmt::Write as _;
+
+use super::LatencySummary;
+use crate::coordinator::Results;
+use crate::live::ms;
+use crate::plan::Load;
+
+/// Renders the end-of-run summary.
+pub fn render(r: &Results) -> String {
+    let mut out = String::new();
+    let plan = &r.plan;
+    let all = r.totals.aggregate();
+    let secs = r.elapsed.as_secs_f64();
+    let _ = writeln!(out, "blast {} -> {}", plan.method, plan.target.url);
+    let _ = writeln!(
+        out,
+        "  {} worker(s) on {} x {} users = {} connections, pipeline {}, {:.2}s{}",
+        plan.workers,
+        r.driver_names(),
+        plan.share(0).users,
+        plan.load.connections(),
+        plan.pipeline,
+        secs,
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    if let Load::Open { rate, .. } = plan.load {
+        let _ = writeln!(out, "  open model: {rate} req/s offered");
+    }
+    let _ = writeln!(
+        out,
+        "  requests   {} ({:.1}/s)",
+        all.responses,
+        per_second(all.responses, secs)
+    );
+    let _ = writeln!(
+        out,
+        "  received   {} bytes ({} body bytes)",
+        r.totals.bytes_in, all.body_bytes
+    );
+    match LatencySummary::of(&all.latency) {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "  latency    min {}  mean {}  p50 {}  p75 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                ms(l.min),
+                ms(l.mean.round() as u64),
+                ms(l.p50),
+                ms(l.p75),
+                ms(l.p90),
+                ms(l.p99),
+                ms(l.p999),
+                ms(l.max)
+            );
+        }
+        None => out.push_str("  latency    no responses\n"),
+    }
+    if let Load::Open { .. } = plan.load {
+        write_lateness(&mut out, r);
+    }
+    let codes: Vec<String> = r
+        .totals
+        .status
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    let _ = writeln!(out, "  status     {}", or_none(&codes));
+    let errors: Vec<String> = r
+        .totals
+        .errors
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+    let _ = writeln!(out, "  errors     {}", or_none(&errors));
+    for f in &r.worker_failures {
+        let _ = writeln!(out, "  worker failure: {f}");
+    }
+    out
+}
+
+fn write_lateness(out: &mut String, r: &Results) {
+    let late = &r.totals.lateness;
+    if late.is_empty() {
+        let _ = writeln!(out, "  schedule   every request sent on time");
+    } else {
+        let _ = writeln!(
+            out,
+            "  schedule   {} of {} requests sent late (p50 {}, p99 {}, max {} behind)",
+            late.len(),
+            r.totals.sent,
+            ms(late.value_at_quantile(0.5)),
+            ms(late.value_at_quantile(0.99)),
+            ms(late.max())
+        );
+    }
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `n` per second over `secs`, 0 for an empty run.
+pub fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,110 @@
+//! `Merged`: the sum of snapshots from every worker. Histograms merge exactly, so the merged
+//! percentiles are those of all samples recorded in one histogram.
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::{new_histogram, Snapshot, TaskStats};
+
+#[derive(Clone, Debug)]
+pub struct Merged {
+    pub tasks: Vec<TaskStats>,
+    pub status: BTreeMap<u16, u64>,
+    pub errors: BTreeMap<&'static str, u64>,
+    pub lateness: Histogram<u64>,
+    pub sent: u64,
+    pub connects: u64,
+    pub bytes_in: u64,
+}
+
+impl Merged {
+    pub fn new(tasks: usize) -> Self {
+        Merged {
+            tasks: (0..tasks.max(1)).map(|_| TaskStats::new()).collect(),
+            status: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            lateness: new_histogram(),
+            sent: 0,
+            connects: 0,
+            bytes_in: 0,
+        }
+    }
+
+    /// Adds one worker's delta.
+    pub fn add(&mut self, snap: &Snapshot) {
+        for (total, delta) in self.tasks.iter_mut().zip(&snap.tasks) {
+            total.merge(delta);
+        }
+        for &(code, n) in &snap.status {
+            *self.status.entry(code).or_default() += n;
+        }
+        for &(kind, n) in &snap.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        self.lateness
+            .add(&snap.lateness)
+            .expect("histograms share bounds");
+        self.sent += snap.sent;
+        self.connects += snap.connects;
+        self.bytes_in += snap.bytes_in;
+    }
+
+    /// Every task summed: the "Aggregated" row.
+    pub fn aggregate(&self) -> TaskStats {
+        let mut all = TaskStats::new();
+        for t in &self.tasks {
+            all.merge(t);
+        }
+        all
+    }
+
+    /// Errors of every kind, connection attempts included.
+    pub fn errors_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Recorder;
+    use std::time::Duration;
+
+    #[test]
+    fn merging_snapshots_equals_recording_everything_in_one() {
+        let mut one = Recorder::new(1);
+        let mut parts: Vec<Recorder> = (0..3).map(|_| Recorder::new(1)).collect();
+        for i in 0..3000u64 {
+            let lat = Duration::from_micros(1 + (i * 7919) % 50_000);
+            one.response(0, 200, lat, 1);
+            parts[(i % 3) as usize].response(0, 200, lat, 1);
+        }
+        let whole = one.take_snapshot(0, 0, true);
+        let mut merged = Merged::new(1);
+        for (w, r) in parts.iter_mut().enumerate() {
+            merged.add(&r.take_snapshot(w, 0, true));
+        }
+        let (a, b) = (&whole.tasks[0].latency, &merged.tasks[0].latency);
+        assert_eq!(a.len(), b.len());
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(a.value_at_quantile(q), b.value_at_quantile(q), "q={q}");
+        }
+        assert_eq!(merged.status.get(&200), Some(&3000));
+        assert_eq!(merged.aggregate().body_bytes, 3000);
+    }
+
+    #[test]
+    fn errors_are_summed_by_kind() {
+        let mut m = Merged::new(1);
+        for w in 0..2 {
+            let mut r = Recorder::new(1);
+            r.request_error(0, "timeout");
+            r.connection_error("connect_refused");
+            m.add(&r.take_snapshot(w, 0, true));
+        }
+        assert_eq!(m.errors.get("timeout"), Some(&2));
+        assert_eq!(m.errors.get("connect_refused"), Some(&2));
+        assert_eq!(m.errors_total(), 4);
+        assert_eq!(m.tasks[0].failures, 2);
+    }
+}
