@@ -14,7 +14,7 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 DURATION_S=10
-BLAST="$REPO_ROOT/target/release/blast"
+BLAST="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/blast"
 WRK_PIPELINE_LUA="$REPO_ROOT/scripts/wrk-pipeline.lua"
 
 SERVER_CPU=0
