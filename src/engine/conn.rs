@@ -157,7 +157,9 @@ impl Conn {
             if w.take_budget(1) == 0 {
                 return false;
             }
-            let t = pacer.borrow_mut().take();
+            let Some(t) = pacer.borrow_mut().take() else {
+                return false;
+            };
             if t > now {
                 monoio::time::sleep_until(monoio::time::Instant::from_std(t)).await;
                 if !w.running() {

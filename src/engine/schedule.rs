@@ -1,43 +1,183 @@
-//! When a connection may send: the load model as data. A closed model sends as soon as a
-//! slot frees up; an open model hands out intended send times from a per-worker pacer, so
-//! latency can be measured from when a request *should* have left (no coordinated omission).
+//! When to send: the load model as data. A [`Ramp`] is a level (users or requests/s) that
+//! moves linearly from stage to stage; a [`Pacer`] turns a rate ramp into the intended send
+//! time of every request, so open-model latency is measured from when a request *should*
+//! have left (no coordinated omission).
 use std::time::{Duration, Instant};
 
-/// A per-worker schedule of intended send times at a fixed rate.
+/// A level over time: starts at `initial` and moves linearly to each step's target over the
+/// step's duration; after the last step it holds the last target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ramp {
+    initial: f64,
+    /// (seconds the step lasts, level reached at its end)
+    steps: Vec<(f64, f64)>,
+}
+
+impl Ramp {
+    pub fn constant(level: f64) -> Self {
+        Ramp {
+            initial: level,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Stages as k6 runs them: from `initial`, ramp to each target over its duration.
+    pub fn stages(initial: f64, steps: &[(Duration, f64)]) -> Self {
+        Ramp {
+            initial,
+            steps: steps.iter().map(|(d, v)| (d.as_secs_f64(), *v)).collect(),
+        }
+    }
+
+    /// The level `t` seconds into the run.
+    pub fn at(&self, t: f64) -> f64 {
+        let mut from = self.initial;
+        let mut t0 = 0.0;
+        for &(len, to) in &self.steps {
+            if t < t0 + len {
+                return from + (to - from) * (t - t0) / len;
+            }
+            t0 += len;
+            from = to;
+        }
+        from
+    }
+
+    /// Total length of the steps, if there are any.
+    pub fn length(&self) -> Option<Duration> {
+        (!self.steps.is_empty())
+            .then(|| Duration::from_secs_f64(self.steps.iter().map(|s| s.0).sum()))
+    }
+
+    /// The highest level the ramp reaches.
+    pub fn peak(&self) -> f64 {
+        self.steps.iter().map(|s| s.1).fold(self.initial, f64::max)
+    }
+
+    /// Linear pieces (start second, length, level at start, level at end); the last one
+    /// holds its level forever.
+    fn pieces(&self) -> Vec<Piece> {
+        let mut pieces = Vec::with_capacity(self.steps.len() + 1);
+        let (mut t0, mut from) = (0.0, self.initial);
+        for &(len, to) in &self.steps {
+            if len > 0.0 {
+                pieces.push(Piece {
+                    t0,
+                    len,
+                    r0: from,
+                    r1: to,
+                });
+            }
+            t0 += len;
+            from = to;
+        }
+        pieces.push(Piece {
+            t0,
+            len: f64::INFINITY,
+            r0: from,
+            r1: from,
+        });
+        pieces
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    t0: f64,
+    len: f64,
+    r0: f64,
+    r1: f64,
+}
+
+impl Piece {
+    /// Requests the piece holds: the integral of its rate.
+    fn count(&self) -> f64 {
+        if self.len.is_infinite() {
+            if self.r0 > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        } else {
+            (self.r0 + self.r1) / 2.0 * self.len
+        }
+    }
+
+    /// Seconds into the piece at which `k` requests have been due. With the rate going
+    /// linearly from r0 at slope a, k = r0·τ + a·τ²/2; this is the root in the form that
+    /// stays exact when a is 0.
+    fn time_of(&self, k: f64) -> f64 {
+        if k <= 0.0 {
+            return 0.0;
+        }
+        let a = if self.len.is_infinite() {
+            0.0
+        } else {
+            (self.r1 - self.r0) / self.len
+        };
+        let disc = (self.r0 * self.r0 + 2.0 * a * k).max(0.0);
+        2.0 * k / (self.r0 + disc.sqrt())
+    }
+}
+
+/// Hands out intended send times for one worker's share of a rate ramp.
 #[derive(Debug)]
 pub struct Pacer {
     start: Instant,
-    interval_ns: f64,
+    pieces: Vec<Piece>,
+    piece: usize,
+    /// Requests due before the current piece starts.
+    before: f64,
     issued: u64,
 }
 
 impl Pacer {
-    /// `rate` requests per second, first one at `start`.
+    /// A constant `rate` requests per second, the first at `start`.
     pub fn new(start: Instant, rate: f64) -> Self {
+        Self::with_ramp(start, &Ramp::constant(rate))
+    }
+
+    pub fn with_ramp(start: Instant, ramp: &Ramp) -> Self {
         Pacer {
             start,
-            interval_ns: 1e9 / rate,
+            pieces: ramp.pieces(),
+            piece: 0,
+            before: 0.0,
             issued: 0,
         }
     }
 
-    /// The intended time of the next request, without taking it.
-    pub fn peek(&self) -> Instant {
-        // f64 holds integers exactly up to 2^53 ns (104 days): far beyond any run.
-        let offset = self.issued as f64 * self.interval_ns;
-        self.start + Duration::from_nanos(offset as u64)
+    /// The intended time of the next request, None when the schedule has no more.
+    pub fn peek(&mut self) -> Option<Instant> {
+        let k = self.issued as f64;
+        loop {
+            let p = *self.pieces.get(self.piece)?;
+            let n = p.count();
+            if k < self.before + n {
+                let secs = p.t0 + p.time_of(k - self.before);
+                return Some(self.start + Duration::from_secs_f64(secs));
+            }
+            if n.is_infinite() || self.piece + 1 == self.pieces.len() {
+                return None;
+            }
+            self.before += n;
+            self.piece += 1;
+        }
     }
 
     /// Takes the next intended send time.
-    pub fn take(&mut self) -> Instant {
-        let t = self.peek();
+    pub fn take(&mut self) -> Option<Instant> {
+        let t = self.peek()?;
         self.issued += 1;
-        t
+        Some(t)
     }
 
     /// Takes the next intended send time if it is due by `now`.
     pub fn take_due(&mut self, now: Instant) -> Option<Instant> {
-        (self.peek() <= now).then(|| self.take())
+        match self.peek() {
+            Some(t) if t <= now => self.take(),
+            _ => None,
+        }
     }
 }
 
@@ -45,15 +185,17 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    fn offsets(p: &mut Pacer, t0: Instant, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|_| (p.take().unwrap() - t0).as_secs_f64())
+            .collect()
+    }
+
     #[test]
     fn hands_out_evenly_spaced_times() {
         let t0 = Instant::now();
         let mut p = Pacer::new(t0, 4.0);
-        let times: Vec<_> = (0..5).map(|_| p.take() - t0).collect();
-        assert_eq!(
-            times,
-            [0, 250, 500, 750, 1000].map(Duration::from_millis).to_vec()
-        );
+        assert_eq!(offsets(&mut p, t0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
     }
 
     #[test]
@@ -63,7 +205,6 @@ mod tests {
         let now = t0 + Duration::from_millis(250);
         let due: Vec<_> = std::iter::from_fn(|| p.take_due(now)).collect();
         assert_eq!(due.len(), 3, "0, 100 and 200 ms are due at 250 ms");
-        assert_eq!(p.peek() - t0, Duration::from_millis(300));
     }
 
     #[test]
@@ -73,6 +214,56 @@ mod tests {
         for _ in 0..3_000_000 {
             p.take();
         }
-        assert_eq!(p.peek() - t0, Duration::from_secs(1_000_000));
+        let drift = (p.peek().unwrap() - t0).as_secs_f64() - 1_000_000.0;
+        assert!(drift.abs() < 1e-6, "{drift}");
+    }
+
+    #[test]
+    fn a_linear_ramp_sends_its_integral() {
+        // 0 → 100 req/s over 10 s holds 500 requests; then 100 req/s for 5 s holds 500 more.
+        let t0 = Instant::now();
+        let ramp = Ramp::stages(
+            0.0,
+            &[
+                (Duration::from_secs(10), 100.0),
+                (Duration::from_secs(5), 100.0),
+                (Duration::from_secs(1), 0.0),
+            ],
+        );
+        let mut p = Pacer::with_ramp(t0, &ramp);
+        let times: Vec<f64> = std::iter::from_fn(|| p.take())
+            .map(|t| (t - t0).as_secs_f64())
+            .collect();
+        assert_eq!(times.len(), 1050, "500 + 500 + 50");
+        // The k-th request of the ramp is due at sqrt(2k / slope) with slope 10 req/s².
+        assert!((times[250] - (2.0 * 250.0 / 10.0f64).sqrt()).abs() < 1e-9);
+        assert!((times[500] - 10.0).abs() < 1e-9);
+        assert!((times[999] - 14.99).abs() < 1e-9);
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn ramp_levels_interpolate_and_hold() {
+        let r = Ramp::stages(
+            0.0,
+            &[
+                (Duration::from_secs(10), 100.0),
+                (Duration::from_secs(10), 0.0),
+            ],
+        );
+        assert_eq!(r.at(0.0), 0.0);
+        assert_eq!(r.at(5.0), 50.0);
+        assert_eq!(r.at(10.0), 100.0);
+        assert_eq!(r.at(15.0), 50.0);
+        assert_eq!(r.at(99.0), 0.0);
+        assert_eq!(r.peak(), 100.0);
+        assert_eq!(r.length(), Some(Duration::from_secs(20)));
+        assert_eq!(Ramp::constant(7.0).at(1e9), 7.0);
+    }
+
+    #[test]
+    fn a_zero_rate_schedule_has_no_requests() {
+        let mut p = Pacer::with_ramp(Instant::now(), &Ramp::constant(0.0));
+        assert_eq!(p.take(), None);
     }
 }
