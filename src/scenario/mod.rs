@@ -1,1 +1,151 @@
 //! Scenario files: Locust-style user behaviour described in TOML.
+//!
+//! This layer is pure: it parses and validates a scenario (every error points at
+//! `path:line:col`), compiles each task's request into a flat template, renders
+//! requests into caller buffers, and checks responses. It opens no sockets and knows
+//! no runtime; the engine decides when a user runs which task.
+//!
+//! ```toml
+//! host = "http://localhost:8080"
+//! users = 100
+//! wait = {between = [1, 5]}
+//!
+//! [[task]]
+//! name = "predict"
+//! path = "/predict"
+//! body = {age = {int = [29, 77]}, oldpeak = {float = [0.0, 6.2]}}
+//! invalid = {share = 0.2, drop_field = 1}
+//! expect = {json_has = "diagnosis"}
+//! ```
+
+mod config;
+mod data;
+mod escape;
+mod expect;
+mod picker;
+mod read;
+mod render;
+mod task;
+mod template;
+mod tree;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use data::DataSet;
+pub use expect::{Expect, Failure, Miss, StatusRule};
+pub use picker::TaskPicker;
+pub use render::{Rendered, Renderer};
+pub use task::{Invalid, Mutation, Task};
+
+/// A loaded, validated scenario. Immutable: workers share it and build their own
+/// [`Renderer`] from it.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it came from.
+    pub source: PathBuf,
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    /// Users started per second; `None` starts them all at once.
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<Duration>,
+    /// Requests per second for an open-model run.
+    pub rate: Option<f64>,
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// Think time per user between tasks.
+    pub wait: Wait,
+    /// Load shape; empty when the file has none.
+    pub stages: Vec<Stage>,
+    /// At least one, with weights summing above 0.
+    pub tasks: Vec<Task>,
+    pub seed: Option<u64>,
+    /// Rows for `column` leaves, read once and shared by every worker.
+    pub data: Option<Arc<DataSet>>,
+}
+
+/// Think time between one user's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    None,
+    Constant(Duration),
+    /// Uniformly random in `[min, max]`.
+    Between(Duration, Duration),
+    /// A task starts every this often (the wait is what is left of the period).
+    Pacing(Duration),
+}
+
+/// One step of a load shape: reach `target` over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub target: StageTarget,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StageTarget {
+    Users(u64),
+    Rate(f64),
+}
+
+/// A scenario that could not be loaded. `line` and `col` are 1-based (characters);
+/// both are 0 when the error is about the file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.col,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and validates the scenario at `path`, and its data file if it names one.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read scenario: {e}"),
+    })?;
+    parse(&src, path)
+}
+
+/// Validates scenario text said to come from `path`; a data file is read relative
+/// to `path`'s directory.
+pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let at = |span: std::ops::Range<usize>, message: String| {
+        let (line, col) = tree::line_col(src, span.start);
+        ScenarioError {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message,
+        }
+    };
+    let root = tree::parse(src).map_err(|e| at(e.span, e.message))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    config::scenario(&root, path, dir).map_err(|e| at(e.span, e.message))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! The top level of a scenario file: run settings, think time, stages, the data
+//! file and the list of tasks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::data::DataSet;
+use super::read::{self, fail, Result, Table};
+use super::task::Task;
+use super::tree::Node;
+use super::{Scenario, Stage, StageTarget, Wait};
+
+const TOP_KEYS: &[&str] = &[
+    "host",
+    "users",
+    "spawn_rate",
+    "duration",
+    "rate",
+    "requests",
+    "seed",
+    "wait",
+    "stages",
+    "data",
+    "task",
+];
+
+/// Builds a scenario from the document root; `dir` is where relative data paths start.
+pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenario> {
+    let t = Table::new(root, "the scenario", TOP_KEYS)?;
+    let data = match t.get("data") {
+        Some(n) => Some(Arc::new(data_file(n, dir)?)),
+        None => None,
+    };
+    let tasks = tasks(&t, data.as_deref())?;
+    Ok(Scenario {
+        source: source.to_path_buf(),
+        host: t.get("host").map(|n| non_empty(n, "host")).transpose()?,
+        users: t
+            .get("users")
+            .map(|n| at_least_one(n, "users"))
+            .transpose()?,
+        spawn_rate: t
+            .get("spawn_rate")
+            .map(|n| read::positive(n, "spawn_rate"))
+            .transpose()?,
+        duration: t
+            .get("duration")
+            .map(|n| read::duration(n, "duration"))
+            .transpose()?,
+        rate: t
+            .get("rate")
+            .map(|n| read::positive(n, "rate"))
+            .transpose()?,
+        requests: t
+            .get("requests")
+            .map(|n| at_least_one(n, "requests"))
+            .transpose()?,
+        seed: t.get("seed").map(|n| read::uint(n, "seed")).transpose()?,
+        wait: t.get("wait").map(wait).transpose()?.unwrap_or(Wait::None),
+        stages: t.get("stages").map(stages).transpose()?.unwrap_or_default(),
+        tasks,
+        data,
+    })
+}
+
+fn non_empty(node: &Node, name: &str) -> Result<String> {
+    let s = read::string(node, name)?;
+    if s.is_empty() {
+        return fail(&node.span, format!("`{name}` must not be empty"));
+    }
+    Ok(s.to_string())
+}
+
+fn at_least_one(node: &Node, name: &str) -> Result<u64> {
+    match read::uint(node, name)? {
+        0 => fail(&node.span, format!("`{name}` must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn data_file(node: &Node, dir: &Path) -> Result<DataSet> {
+    let rel = read::string(node, "data")?;
+    let path = dir.join(rel);
+    DataSet::load(&path).or_else(|e| fail(&node.span, format!("{}: {e}", path.display())))
+}
+
+/// `[[task]]` tables: at least one, with weights that do not all be zero.
+fn tasks(t: &Table, data: Option<&DataSet>) -> Result<Vec<Task>> {
+    let Some(node) = t.get("task") else {
+        return fail(&(0..0), "no tasks: add at least one [[task]] table");
+    };
+    let nodes = read::array(node, "task")?;
+    if nodes.is_empty() {
+        return fail(&node.span, "no tasks: add at least one [[task]] table");
+    }
+    let tasks = nodes
+        .iter()
+        .map(|n| Task::parse(n, data))
+        .collect::<Result<Vec<_>>>()?;
+    if tasks.iter().all(|task| task.weight == 0) {
+        let span = Table::any(&nodes[0], "[[task]]")
+            .ok()
+            .and_then(|t| t.get("weight"))
+            .map_or(&nodes[0].span, |w| &w.span);
+        return fail(
+            span,
+            "task weights sum to 0: give at least one task a weight above 0",
+        );
+    }
+    Ok(tasks)
+}
+
+/// `{constant = s}`, `{between = [min, max]}` or `{pacing = s}`, seconds.
+fn wait(node: &Node) -> Result<Wait> {
+    let t = Table::new(node, "wait", &["constant", "between", "pacing"])?;
+    let [(key, value)] = t.entries() else {
+        return fail(
+            &node.span,
+            "`wait` takes exactly one of constant, between, pacing",
+        );
+    };
+    Ok(match key.name.as_str() {
+        "constant" => Wait::Constant(read::seconds(value, "constant")?),
+        "between" => {
+            let (min, max) = read::range(value, "between", read::seconds)?;
+            Wait::Between(min, max)
+        }
+        _ => {
+            let every = read::seconds(value, "pacing")?;
+            if every.is_zero() {
+                return fail(&value.span, "`pacing` must be greater than 0");
+            }
+            Wait::Pacing(every)
+        }
+    })
+}
+
+/// `[{users = n, for = "30s"}, ..]` or `[{rate = r, for = "30s"}, ..]`, not mixed.
+fn stages(node: &Node) -> Result<Vec<Stage>> {
+    let items = read::array(node, "stages")?;
+    if items.is_empty() {
+        return fail(&node.span, "`stages` must not be empty");
+    }
+    let mut stages: Vec<Stage> = Vec::with_capacity(items.len());
+    for item in items {
+        let t = Table::new(item, "a stage", &["users", "rate", "for"])?;
+        let (key, target) = match (t.entry("users"), t.entry("rate")) {
+            (Some((key, n)), None) => (key, StageTarget::Users(read::uint(n, "users")?)),
+            (None, Some((key, n))) => (key, StageTarget::Rate(rate(n)?)),
+            (Some(_), Some((key, _))) => {
+                return fail(&key.span, "a stage has `users` or `rate`, not both")
+            }
+            (None, None) => return fail(&item.span, "a stage needs `users` or `rate`"),
+        };
+        let mixed = stages.first().is_some_and(|first| {
+            matches!(first.target, StageTarget::Users(_)) != matches!(target, StageTarget::Users(_))
+        });
+        if mixed {
+            return fail(&key.span, "all stages must use `users`, or all `rate`");
+        }
+        let Some(duration) = t.get("for") else {
+            return fail(&item.span, "a stage needs `for = \"30s\"`");
+        };
+        stages.push(Stage {
+            target,
+            duration: read::duration(duration, "for")?,
+        });
+    }
+    Ok(stages)
+}
+
+fn rate(node: &Node) -> Result<f64> {
+    let r = read::number(node, "rate")?;
+    if r < 0.0 {
+        return fail(&node.span, "`rate` must not be negative");
+    }
+    Ok(r)
+}
