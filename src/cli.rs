@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::plan::{DriverChoice, Plan, PlanInput};
-use crate::{coordinator, report, serve};
+use crate::{coordinator, report, scenario, serve};
 
 /// File descriptors kept for everything but connections (stdio, ring, channels, reports).
 pub const SPARE_FDS: u64 = 64;
@@ -49,8 +49,17 @@ pub struct ServeArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Target URL, e.g. http://127.0.0.1:8080/health
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["scenario", "host"])]
     pub url: Option<String>,
+    /// Scenario file (TOML): tasks, think time, load shape; flags override its settings
+    #[arg(short = 's', long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Target base URL for a scenario's paths, e.g. http://127.0.0.1:8001
+    #[arg(long, conflicts_with = "url")]
+    pub host: Option<String>,
+    /// Users started per second (closed model) [default: all at once]
+    #[arg(long)]
+    pub spawn_rate: Option<f64>,
     /// Worker threads, each pinned to its own core [default: every core this process may use]
     #[arg(short = 'c', long)]
     pub cores: Option<usize>,
@@ -114,7 +123,11 @@ pub fn main() -> ExitCode {
         None => run_load(cli.run),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("blast: {e:#}");
+        // A scenario error is already `path:line:col: message`, as editors expect.
+        match e.downcast_ref::<scenario::ScenarioError>() {
+            Some(se) => eprintln!("{se}"),
+            None => eprintln!("blast: {e:#}"),
+        }
         ExitCode::from(2)
     })
 }
@@ -147,8 +160,14 @@ impl RunArgs {
             }
             (None, None) => None,
         };
+        let scenario = match &self.scenario {
+            Some(path) => Some(Arc::new(scenario::load(path)?)),
+            None => None,
+        };
         Ok(PlanInput {
-            url: self.url,
+            url: self.url.or(self.host),
+            scenario,
+            spawn_rate: self.spawn_rate,
             cores: self.cores,
             users: self.users,
             rate: self.rate,

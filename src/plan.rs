@@ -2,9 +2,12 @@
 //! value before any thread starts. Workers only execute it; reports describe it.
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::schedule::Ramp;
 use crate::http;
+use crate::scenario::{Scenario, StageTarget, Wait};
 use crate::target::{Target, TargetError};
 
 /// Run length when neither a duration nor a request count is given (as wrk).
@@ -71,6 +74,10 @@ pub struct PlanInput {
     pub driver: Option<DriverChoice>,
     pub json: Option<PathBuf>,
     pub quiet: bool,
+    /// Users started per second (closed model); None starts them all at once.
+    pub spawn_rate: Option<f64>,
+    /// Tasks, think time and load shape; flags above override its settings.
+    pub scenario: Option<Arc<Scenario>>,
 }
 
 /// The validated run.
@@ -92,6 +99,13 @@ pub struct Plan {
     /// The request, encoded once; every worker sends copies of these bytes.
     pub request: Vec<u8>,
     pub tasks: Vec<TaskInfo>,
+    /// Where tasks come from when the run has a scenario (else the fixed `request`).
+    pub scenario: Option<Arc<Scenario>>,
+    /// Think time between one user's requests.
+    pub wait: Wait,
+    pub spawn_rate: Option<f64>,
+    /// Stages: the users (closed) or total rate (open) level over time.
+    pub ramp: Option<Ramp>,
     pub json: Option<PathBuf>,
     pub quiet: bool,
     /// Adjustments the user should hear about (fewer cores than asked, and so on).
@@ -102,8 +116,6 @@ pub struct Plan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Share {
     pub users: u64,
-    /// Global index of this worker's first user (for staggered starts).
-    pub first_user: u64,
     pub rate: f64,
     pub requests: Option<u64>,
 }
@@ -117,6 +129,8 @@ pub enum PlanError {
     PipelineTooDeep(usize),
     Header(String, String),
     Method(String),
+    BadSpawnRate(f64),
+    PipelinedThinkTime,
 }
 
 impl fmt::Display for PlanError {
@@ -134,6 +148,13 @@ impl fmt::Display for PlanError {
             }
             PlanError::Header(h, why) => write!(f, "invalid header {h:?}: {why}"),
             PlanError::Method(why) => write!(f, "invalid method: {why}"),
+            PlanError::BadSpawnRate(r) => {
+                write!(f, "spawn rate must be a positive number, got {r}")
+            }
+            PlanError::PipelinedThinkTime => write!(
+                f,
+                "a scenario with think time (`wait`) sends one request at a time: use --pipeline 1"
+            ),
         }
     }
 }
@@ -149,13 +170,21 @@ impl From<TargetError> for PlanError {
 impl Plan {
     /// Validates `input` against this machine (`available` = cores the process may use).
     pub fn build(input: PlanInput, available: &[usize]) -> Result<Plan, PlanError> {
+        let input = with_scenario_defaults(input);
         let url = input.url.as_deref().ok_or(PlanError::MissingUrl)?;
         let target = Target::resolve(url)?;
         let mut notes = Vec::new();
-        let load = load_model(&input)?;
+        let (load, ramp) = load_model(&input)?;
         let pipeline = positive(input.pipeline.unwrap_or(1), "--pipeline")?;
         if pipeline > MAX_PIPELINE {
             return Err(PlanError::PipelineTooDeep(pipeline));
+        }
+        let wait = input.scenario.as_ref().map_or(Wait::None, |s| s.wait);
+        if pipeline > 1 && wait != Wait::None {
+            return Err(PlanError::PipelinedThinkTime);
+        }
+        if let Some(r) = input.spawn_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(PlanError::BadSpawnRate(r));
         }
         let cores = pick_cores(input.cores, available, load.connections(), &mut notes)?;
         let requests = input
@@ -163,7 +192,11 @@ impl Plan {
             .map(|n| positive(n, "--requests"))
             .transpose()?;
         let duration = match (input.duration, requests) {
-            (None, None) => Some(DEFAULT_DURATION),
+            (None, None) => Some(
+                ramp.as_ref()
+                    .and_then(Ramp::length)
+                    .unwrap_or(DEFAULT_DURATION),
+            ),
             (d, _) => d,
         };
         let method = input
@@ -172,22 +205,10 @@ impl Plan {
             .unwrap_or_else(|| default_method(&input));
         http::validate_method(&method).map_err(|e| PlanError::Method(e.to_string()))?;
         let headers = parse_headers(&input.headers)?;
-        let body = input.body.clone().unwrap_or_default();
-        let mut request = Vec::new();
-        http::encode_request(
-            &http::RequestSpec {
-                method: &method,
-                target: &target.path,
-                host: &target.host,
-                headers: &headers,
-                body: &body,
-            },
-            &mut request,
-        );
-        let tasks = vec![TaskInfo {
-            method: method.clone(),
-            name: target.path.clone(),
-        }];
+        let (request, tasks) = match &input.scenario {
+            Some(s) => (Vec::new(), scenario_tasks(s)),
+            None => fixed_request(&target, &method, &headers, input.body.as_deref()),
+        };
         Ok(Plan {
             workers: cores.len(),
             cores,
@@ -201,6 +222,10 @@ impl Plan {
             method,
             request,
             tasks,
+            scenario: input.scenario,
+            wait,
+            spawn_rate: input.spawn_rate,
+            ramp,
             json: input.json,
             quiet: input.quiet,
             notes,
@@ -214,17 +239,21 @@ impl Plan {
         let w = self.workers as u64;
         let i = index as u64;
         let users = split(self.load.connections(), w, i);
-        let first_user = (0..i).map(|j| split(self.load.connections(), w, j)).sum();
         let rate = match self.load {
             Load::Open { rate, .. } => rate / self.workers as f64,
             Load::Closed { .. } => 0.0,
         };
         Share {
             users,
-            first_user,
             rate,
             requests: self.requests.map(|n| split(n, w, i)),
         }
+    }
+
+    /// The run-wide index of worker `worker`'s `j`-th user. Users interleave across
+    /// workers so a ramp or spawn rate loads every core evenly.
+    pub fn global_user(&self, worker: usize, j: u64) -> u64 {
+        j * self.workers as u64 + worker as u64
     }
 
     /// True when HEAD is sent: responses carry no body whatever their headers say.
@@ -246,13 +275,93 @@ fn positive<T: PartialEq + From<u8>>(v: T, what: &'static str) -> Result<T, Plan
     }
 }
 
-fn load_model(input: &PlanInput) -> Result<Load, PlanError> {
-    let users = positive(input.users.unwrap_or(DEFAULT_USERS), "--users")?;
-    match input.rate {
-        None => Ok(Load::Closed { users }),
-        Some(rate) if rate.is_finite() && rate > 0.0 => Ok(Load::Open { rate, conns: users }),
+/// The load model and, with stages, its shape over time. Stages give the peak; a flag for
+/// the same quantity overrides them.
+fn load_model(input: &PlanInput) -> Result<(Load, Option<Ramp>), PlanError> {
+    let stages = input.scenario.as_ref().map_or(&[][..], |s| &s.stages[..]);
+    let steps = |pick: fn(StageTarget) -> Option<f64>| -> Option<Vec<(Duration, f64)>> {
+        let steps: Option<Vec<_>> = stages
+            .iter()
+            .map(|s| Some((s.duration, pick(s.target)?)))
+            .collect();
+        steps.filter(|s| !s.is_empty())
+    };
+    let user_steps = steps(|t| match t {
+        StageTarget::Users(u) => Some(u as f64),
+        StageTarget::Rate(_) => None,
+    });
+    let rate_steps = steps(|t| match t {
+        StageTarget::Rate(r) => Some(r),
+        StageTarget::Users(_) => None,
+    });
+    let rate_ramp = rate_steps
+        .filter(|_| input.rate.is_none())
+        .map(|s| Ramp::stages(0.0, &s));
+    let user_ramp = user_steps
+        .filter(|_| input.users.is_none())
+        .map(|s| Ramp::stages(0.0, &s));
+    let users = match &user_ramp {
+        Some(r) => r.peak().ceil() as u64,
+        None => input.users.unwrap_or(DEFAULT_USERS),
+    };
+    let users = positive(users, "--users")?;
+    let rate = input.rate.or_else(|| rate_ramp.as_ref().map(Ramp::peak));
+    match rate {
+        None => Ok((Load::Closed { users }, user_ramp)),
+        Some(rate) if rate.is_finite() && rate > 0.0 => {
+            Ok((Load::Open { rate, conns: users }, rate_ramp))
+        }
         Some(rate) => Err(PlanError::BadRate(rate)),
     }
+}
+
+/// Flags win; the scenario file fills what they leave unset.
+fn with_scenario_defaults(mut input: PlanInput) -> PlanInput {
+    let Some(s) = input.scenario.clone() else {
+        return input;
+    };
+    input.url = input.url.or_else(|| s.host.clone());
+    input.users = input.users.or(s.users);
+    input.rate = input.rate.or(s.rate);
+    input.duration = input.duration.or(s.duration);
+    input.requests = input.requests.or(s.requests);
+    input.spawn_rate = input.spawn_rate.or(s.spawn_rate);
+    input
+}
+
+fn scenario_tasks(s: &Scenario) -> Vec<TaskInfo> {
+    s.tasks
+        .iter()
+        .map(|t| TaskInfo {
+            method: t.method.clone(),
+            name: t.name.clone(),
+        })
+        .collect()
+}
+
+/// The single request of a plain run, encoded once, and its report row.
+fn fixed_request(
+    target: &Target,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> (Vec<u8>, Vec<TaskInfo>) {
+    let mut request = Vec::new();
+    http::encode_request(
+        &http::RequestSpec {
+            method,
+            target: &target.path,
+            host: &target.host,
+            headers,
+            body: body.unwrap_or_default(),
+        },
+        &mut request,
+    );
+    let task = TaskInfo {
+        method: method.to_owned(),
+        name: target.path.clone(),
+    };
+    (request, vec![task])
 }
 
 /// One worker per core asked for, never more than the cores available nor than connections.
@@ -321,7 +430,16 @@ mod tests {
         let plan = Plan::build(i, &[0, 1]).unwrap();
         let (a, b) = (plan.share(0), plan.share(1));
         assert_eq!((a.users, b.users), (4, 3));
-        assert_eq!((a.first_user, b.first_user), (0, 4));
+        let mut all: Vec<u64> = (0..a.users)
+            .map(|j| plan.global_user(0, j))
+            .chain((0..b.users).map(|j| plan.global_user(1, j)))
+            .collect();
+        all.sort();
+        assert_eq!(
+            all,
+            (0..7).collect::<Vec<_>>(),
+            "every user index exactly once"
+        );
         assert_eq!((a.requests, b.requests), (Some(51), Some(50)));
     }
 

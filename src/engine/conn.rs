@@ -9,8 +9,10 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use super::source::Pick;
 use super::worker::Worker;
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
+use crate::scenario::Wait;
 
 /// A connection's read buffer starts this small (10,000 idle connections stay cheap) ...
 pub const READ_BUF_MIN: usize = 2048;
@@ -21,6 +23,8 @@ pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A request sent this long after its intended time counts as late (the timer's resolution).
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
+/// How often a user that is not (yet) part of the load checks whether it is now.
+pub const PARKED_POLL: Duration = Duration::from_millis(50);
 
 /// Error kinds raised here; response parse errors use `ParseError::name`.
 pub mod kind {
@@ -39,6 +43,7 @@ pub mod kind {
 /// A request on the wire, waiting for its response.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
+    pick: Pick,
     /// When it should have been sent: latency is measured from here.
     intended: Instant,
     /// When it was written: the timeout runs from here.
@@ -51,27 +56,45 @@ enum End {
     Stop,
     /// The connection is unusable (error counted, or the server asked to close): reconnect.
     Reconnect,
+    /// The load shape has no room for this user now: close and wait.
+    Park,
 }
 
 /// Buffers and state that outlive a single TCP connection.
 struct Conn {
+    /// Run-wide user index (spawn order, ramp membership).
+    user: u64,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    /// The response body, kept only for tasks whose expectations read it.
+    body: Vec<u8>,
     inflight: VecDeque<InFlight>,
     decoder: ResponseDecoder,
+    /// Think time: no request before this instant.
+    next_at: Option<Instant>,
+    /// When this user's last task started (for pacing).
+    last_start: Instant,
 }
 
-/// Runs user `id` until the worker stops or the user has nothing left to send.
-pub async fn run_user(w: std::rc::Rc<Worker>) {
+/// Runs user `user` until the worker stops or the user has nothing left to send.
+pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
     let mut conn = Conn {
+        user,
         rbuf: Vec::with_capacity(READ_BUF_MIN),
-        wbuf: Vec::with_capacity(w.request.len() * w.plan.pipeline),
+        wbuf: Vec::new(),
+        body: Vec::new(),
         inflight: VecDeque::with_capacity(w.plan.pipeline),
         decoder: ResponseDecoder::new(),
+        next_at: None,
+        last_start: Instant::now(),
     };
     let mut backoff = RECONNECT_BACKOFF_MIN;
-    w.users.set(w.users.get() + 1);
+    w.alive.set(w.alive.get() + 1);
     while w.running() && w.has_budget() {
+        if !w.user_active(user, Instant::now()) {
+            monoio::time::sleep(PARKED_POLL).await;
+            continue;
+        }
         let stream = match connect(&w).await {
             Ok(s) => s,
             Err(kind) => {
@@ -83,11 +106,14 @@ pub async fn run_user(w: std::rc::Rc<Worker>) {
         };
         backoff = RECONNECT_BACKOFF_MIN;
         w.rec.borrow_mut().connected();
-        if let End::Stop = conn.session(&w, stream).await {
+        w.connected.set(w.connected.get() + 1);
+        let end = conn.session(&w, stream).await;
+        w.connected.set(w.connected.get() - 1);
+        if let End::Stop = end {
             break;
         }
     }
-    w.users.set(w.users.get() - 1);
+    w.alive.set(w.alive.get() - 1);
 }
 
 async fn connect(w: &Worker) -> Result<TcpStream, &'static str> {
@@ -116,10 +142,9 @@ impl Conn {
     async fn session(&mut self, w: &Worker, mut stream: TcpStream) -> End {
         self.rbuf.clear();
         self.inflight.clear();
-        self.decoder.reset(w.head);
         loop {
-            if !self.fill(w).await {
-                return End::Stop;
+            if let Some(end) = self.fill(w).await {
+                return end;
             }
             if !self.wbuf.is_empty() {
                 if let Err(kind) = self.flush(&mut stream).await {
@@ -136,38 +161,74 @@ impl Conn {
         }
     }
 
-    /// Queues what the schedule allows now into the write buffer; false when this user is done.
-    /// With nothing in flight and nothing due, it first waits for the next intended time.
-    async fn fill(&mut self, w: &Worker) -> bool {
+    /// Queues what the schedule allows now into the write buffer; Some(end) when this
+    /// session is over. With nothing in flight it first waits for the user's think time
+    /// (closed model) or the next intended send time (open model).
+    async fn fill(&mut self, w: &Worker) -> Option<End> {
         if !w.running() {
-            return false;
+            return Some(End::Stop);
         }
         let room = w.plan.pipeline - self.inflight.len();
         if room == 0 {
-            return true;
+            return None;
         }
-        let Some(pacer) = &w.pacer else {
-            let n = w.take_budget(room);
-            self.queue(w, n);
-            return n > 0 || !self.inflight.is_empty();
-        };
+        if self.inflight.is_empty() && !w.user_active(self.user, Instant::now()) {
+            return Some(End::Park);
+        }
+        match &w.pacer {
+            None => self.fill_closed(w, room).await,
+            Some(pacer) => self.fill_open(w, pacer, room).await,
+        }
+    }
+
+    /// Closed model: as many requests as there is room for, once the think time is over.
+    async fn fill_closed(&mut self, w: &Worker, room: usize) -> Option<End> {
+        if self.inflight.is_empty() {
+            if let Some(at) = self.next_at.take() {
+                if at > Instant::now() {
+                    monoio::time::sleep_until(monoio::time::Instant::from_std(at)).await;
+                    if !w.running() {
+                        return Some(End::Stop);
+                    }
+                }
+            }
+        }
+        let n = w.take_budget(room);
+        if n == 0 {
+            return self.inflight.is_empty().then_some(End::Stop);
+        }
+        let now = Instant::now();
+        self.last_start = now;
+        for _ in 0..n {
+            self.queue(w, now, now);
+        }
+        None
+    }
+
+    /// Open model: the next intended time (waiting for it if nothing is in flight), then
+    /// every other one already due, up to the pipeline depth.
+    async fn fill_open(
+        &mut self,
+        w: &Worker,
+        pacer: &std::cell::RefCell<super::schedule::Pacer>,
+        mut room: usize,
+    ) -> Option<End> {
         let mut now = Instant::now();
-        let mut room = room;
         if self.inflight.is_empty() {
             if w.take_budget(1) == 0 {
-                return false;
+                return Some(End::Stop);
             }
             let Some(t) = pacer.borrow_mut().take() else {
-                return false;
+                return Some(End::Stop);
             };
             if t > now {
                 monoio::time::sleep_until(monoio::time::Instant::from_std(t)).await;
                 if !w.running() {
-                    return false;
+                    return Some(End::Stop);
                 }
                 now = Instant::now();
             }
-            self.queue_at(w, t, now);
+            self.queue(w, t, now);
             room -= 1;
         }
         while room > 0 {
@@ -177,32 +238,23 @@ impl Conn {
             if w.take_budget(1) == 0 {
                 break;
             }
-            self.queue_at(w, t, now);
+            self.queue(w, t, now);
             room -= 1;
         }
-        true
+        None
     }
 
-    /// Queues `n` requests intended for now (closed model).
-    fn queue(&mut self, w: &Worker, n: usize) {
-        if n == 0 {
-            return;
+    /// Renders one request into the write buffer, intended for `intended`, written at `now`.
+    fn queue(&mut self, w: &Worker, intended: Instant, now: Instant) {
+        let pick = w
+            .source
+            .borrow_mut()
+            .next(&w.plan.target.host, &mut self.wbuf);
+        if self.inflight.is_empty() {
+            self.decoder.reset(pick.head);
         }
-        let now = Instant::now();
-        for _ in 0..n {
-            self.wbuf.extend_from_slice(&w.request);
-            self.inflight.push_back(InFlight {
-                intended: now,
-                sent: now,
-            });
-        }
-        w.rec.borrow_mut().sent(n as u64);
-    }
-
-    /// Queues one request intended for `intended`, written at `now` (open model).
-    fn queue_at(&mut self, w: &Worker, intended: Instant, now: Instant) {
-        self.wbuf.extend_from_slice(&w.request);
         self.inflight.push_back(InFlight {
+            pick,
             intended,
             sent: now,
         });
@@ -236,7 +288,8 @@ impl Conn {
         let now = Instant::now();
         let mut pos = 0;
         let result = loop {
-            let capture = None;
+            let task = self.inflight.front().map_or(0, |f| f.pick.task);
+            let capture = w.capture[task].then_some(&mut self.body);
             match self.decoder.decode(&self.rbuf[pos..], capture) {
                 Ok(Status::Partial(used)) => {
                     pos += used;
@@ -293,8 +346,8 @@ impl Conn {
         }
     }
 
-    /// A response ended: record it against the oldest request. Some(Reconnect) when the
-    /// server asked to close the connection.
+    /// A response ended: record it against the oldest request and check its expectations.
+    /// Some(Reconnect) when the server asked to close the connection.
     fn complete(&mut self, w: &Worker, now: Instant) -> Option<End> {
         let req = self
             .inflight
@@ -304,15 +357,38 @@ impl Conn {
             .decoder
             .head()
             .map_or((0, false), |h| (h.status, h.keep_alive));
-        let body = self.decoder.body_bytes();
-        w.rec
-            .borrow_mut()
-            .response(0, status, now.saturating_duration_since(req.intended), body);
-        self.decoder.reset(w.head);
+        let latency = now.saturating_duration_since(req.intended);
+        let task = req.pick.task;
+        {
+            let mut rec = w.rec.borrow_mut();
+            rec.response(task, status, latency, self.decoder.body_bytes());
+            if let Some(s) = &w.plan.scenario {
+                if let Err(miss) =
+                    s.tasks[task].check(req.pick.invalid, status, latency, &self.body)
+                {
+                    rec.failure(task, &miss);
+                }
+            }
+        }
+        self.body.clear();
+        self.decoder
+            .reset(self.inflight.front().is_some_and(|f| f.pick.head));
+        if self.inflight.is_empty() {
+            self.next_at = self.think(w, now);
+        }
         if keep_alive {
             None
         } else {
             Some(self.fail_inflight(w, kind::UNANSWERED))
+        }
+    }
+
+    /// When this user may send again after a response at `now`.
+    fn think(&self, w: &Worker, now: Instant) -> Option<Instant> {
+        match w.plan.wait {
+            Wait::None => None,
+            Wait::Pacing(every) => Some(self.last_start + every),
+            wait => Some(now + w.source.borrow_mut().think(wait)),
         }
     }
 
@@ -333,12 +409,13 @@ impl Conn {
     /// Counts the oldest request as failed by `kind` and every one behind it as unanswered.
     fn fail_inflight(&mut self, w: &Worker, kind: &'static str) -> End {
         let mut rec = w.rec.borrow_mut();
-        if self.inflight.pop_front().is_some() {
-            rec.request_error(0, kind);
+        if let Some(front) = self.inflight.pop_front() {
+            rec.request_error(front.pick.task, kind);
         }
-        for _ in self.inflight.drain(..) {
-            rec.request_error(0, kind::UNANSWERED);
+        for behind in self.inflight.drain(..) {
+            rec.request_error(behind.pick.task, kind::UNANSWERED);
         }
+        self.body.clear();
         End::Reconnect
     }
 }

@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod driver;
 pub mod schedule;
+pub mod source;
 pub mod worker;
 
 pub use driver::DriverUsed;

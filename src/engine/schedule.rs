@@ -29,6 +29,18 @@ impl Ramp {
         }
     }
 
+    /// The same shape at `factor` times the level (a worker's share of a total).
+    pub fn scaled(&self, factor: f64) -> Self {
+        Ramp {
+            initial: self.initial * factor,
+            steps: self
+                .steps
+                .iter()
+                .map(|&(len, v)| (len, v * factor))
+                .collect(),
+        }
+    }
+
     /// The level `t` seconds into the run.
     pub fn at(&self, t: f64) -> f64 {
         let mut from = self.initial;

@@ -12,6 +12,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::conn::run_user;
 use super::driver::{self, DriverUsed};
 use super::schedule::Pacer;
+use super::source::Source;
 use crate::plan::{Load, Plan, Share};
 use crate::stats::{Recorder, Snapshot};
 
@@ -42,15 +43,19 @@ pub struct Worker {
     pub plan: Arc<Plan>,
     pub index: usize,
     pub share: Share,
-    /// This worker's own copy of the encoded request.
-    pub request: Vec<u8>,
-    /// The request is HEAD: responses have no body.
-    pub head: bool,
+    /// The run's clock starts here (shared by every worker).
+    pub start: Instant,
+    /// This worker's own request bytes or scenario renderer.
+    pub source: RefCell<Source>,
+    /// Per task: whether checking its responses reads the body.
+    pub capture: Vec<bool>,
     pub rec: RefCell<Recorder>,
     /// Open model: the schedule of intended send times.
     pub pacer: Option<RefCell<Pacer>>,
-    /// Users currently running.
-    pub users: Cell<u64>,
+    /// User tasks still running.
+    pub alive: Cell<u64>,
+    /// Users with an open session (the live view's "users").
+    pub connected: Cell<u64>,
     stopping: Cell<bool>,
     /// Requests this worker may still send (`--requests`), or None for no limit.
     budget: Cell<Option<u64>>,
@@ -60,21 +65,45 @@ impl Worker {
     fn new(plan: Arc<Plan>, index: usize, start: Instant) -> Self {
         let share = plan.share(index);
         let pacer = match plan.load {
-            Load::Open { .. } => Some(RefCell::new(Pacer::new(start, share.rate))),
+            Load::Open { .. } => {
+                let pacer = match &plan.ramp {
+                    Some(ramp) => Pacer::with_ramp(start, &ramp.scaled(1.0 / plan.workers as f64)),
+                    None => Pacer::new(start, share.rate),
+                };
+                Some(RefCell::new(pacer))
+            }
             Load::Closed { .. } => None,
         };
+        let capture = match &plan.scenario {
+            Some(s) => s.tasks.iter().map(|t| t.needs_body_capture()).collect(),
+            None => vec![false],
+        };
         Worker {
-            request: plan.request.clone(),
-            head: plan.is_head(),
+            source: RefCell::new(Source::new(&plan, index)),
+            capture,
             rec: RefCell::new(Recorder::new(plan.tasks.len())),
             budget: Cell::new(share.requests),
             pacer,
-            users: Cell::new(0),
+            alive: Cell::new(0),
+            connected: Cell::new(0),
             stopping: Cell::new(false),
             share,
             index,
+            start,
             plan,
         }
+    }
+
+    /// Whether user `g` (run-wide index) should be running now: spawned already, and
+    /// within the current level of a users ramp.
+    pub fn user_active(&self, g: u64, now: Instant) -> bool {
+        let t = now.saturating_duration_since(self.start).as_secs_f64();
+        let spawned = self.plan.spawn_rate.is_none_or(|r| g as f64 <= t * r);
+        let within = match (&self.plan.ramp, &self.plan.load) {
+            (Some(ramp), Load::Closed { .. }) => (g as f64) < ramp.at(t).floor(),
+            _ => true,
+        };
+        spawned && within
     }
 
     #[inline]
@@ -102,7 +131,7 @@ impl Worker {
     fn snapshot(&self, last: bool) -> Snapshot {
         self.rec
             .borrow_mut()
-            .take_snapshot(self.index, self.users.get(), last)
+            .take_snapshot(self.index, self.connected.get(), last)
     }
 }
 
@@ -129,8 +158,9 @@ pub fn run(plan: Arc<Plan>, index: usize, link: Link) {
 
 async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     let w = Rc::new(Worker::new(plan, index, link.start));
-    for _ in 0..w.share.users {
-        monoio::spawn(run_user(w.clone()));
+    for j in 0..w.share.users {
+        let g = w.plan.global_user(index, j);
+        monoio::spawn(run_user(w.clone(), g));
     }
     let deadline = w.plan.duration.map(|d| link.start + d);
     let mut next_snapshot = link.start + SNAPSHOT_INTERVAL;
@@ -140,7 +170,7 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
         let now = Instant::now();
         let done = link.stop.load(Ordering::Relaxed)
             || deadline.is_some_and(|d| now >= d)
-            || w.users.get() == 0;
+            || w.alive.get() == 0;
         if done {
             break;
         }

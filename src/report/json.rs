@@ -51,6 +51,7 @@ pub fn to_value(r: &Results) -> Value {
         "notes": plan.notes,
         "worker_failures": r.worker_failures,
     });
+    v["tasks"] = tasks(r, secs);
     if let Load::Open { rate, .. } = plan.load {
         let late = &r.totals.lateness;
         v["target_rate"] = json!(rate);
@@ -62,6 +63,25 @@ pub fn to_value(r: &Results) -> Value {
         };
     }
     v
+}
+
+/// Per-task rows: the Locust per-endpoint table.
+fn tasks(r: &Results, secs: f64) -> Value {
+    let rows = r.plan.tasks.iter().zip(&r.totals.tasks).map(|(info, t)| {
+        json!({
+            "method": info.method,
+            "name": info.name,
+            "requests": t.requests(),
+            "responses": t.responses,
+            "errors": t.errors,
+            "failures": t.failures,
+            "rps": per_second(t.requests(), secs),
+            "body_bytes": t.body_bytes,
+            "latency_ms": latency_ms(LatencySummary::of(&t.latency)),
+            "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
+        })
+    });
+    Value::Array(rows.collect())
 }
 
 /// Writes the result to `path`.

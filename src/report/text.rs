@@ -12,7 +12,14 @@ pub fn render(r: &Results) -> String {
     let plan = &r.plan;
     let all = r.totals.aggregate();
     let secs = r.elapsed.as_secs_f64();
-    let _ = writeln!(out, "blast {} -> {}", plan.method, plan.target.url);
+    match &plan.scenario {
+        Some(sc) => {
+            let _ = writeln!(out, "blast {} -> {}", sc.source.display(), plan.target.url);
+        }
+        None => {
+            let _ = writeln!(out, "blast {} -> {}", plan.method, plan.target.url);
+        }
+    }
     let _ = writeln!(
         out,
         "  {} worker(s) on {} x {} users = {} connections, pipeline {}, {:.2}s{}",
@@ -72,10 +79,69 @@ pub fn render(r: &Results) -> String {
         .map(|(k, n)| format!("{k}: {n}"))
         .collect();
     let _ = writeln!(out, "  errors     {}", or_none(&errors));
+    if plan.tasks.len() > 1 {
+        write_tasks(&mut out, r, secs);
+    }
+    write_failures(&mut out, r);
     for f in &r.worker_failures {
         let _ = writeln!(out, "  worker failure: {f}");
     }
     out
+}
+
+/// The per-endpoint table a Locust user expects.
+fn write_tasks(out: &mut String, r: &Results, secs: f64) {
+    let _ = writeln!(
+        out,
+        "\n  {:<7} {:<24} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "Type", "Name", "# reqs", "# fails", "req/s", "p50", "p95", "p99", "max"
+    );
+    let rows = r.plan.tasks.iter().zip(&r.totals.tasks);
+    let all = r.totals.aggregate();
+    let agg = crate::plan::TaskInfo {
+        method: String::new(),
+        name: "Aggregated".to_owned(),
+    };
+    for (info, t) in rows.chain(std::iter::once((&agg, &all))) {
+        let q = |p: f64| {
+            if t.latency.is_empty() {
+                "-".to_owned()
+            } else {
+                ms(t.latency.value_at_quantile(p))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {:<7} {:<24} {:>9} {:>8} {:>9.1} {:>9} {:>9} {:>9} {:>9}",
+            info.method,
+            info.name,
+            t.requests(),
+            t.failures,
+            per_second(t.requests(), secs),
+            q(0.5),
+            q(0.95),
+            q(0.99),
+            q(1.0)
+        );
+    }
+}
+
+/// Failure messages per task, most frequent first.
+fn write_failures(out: &mut String, r: &Results) {
+    let mut rows: Vec<(&str, &str, u64)> = Vec::new();
+    for (info, t) in r.plan.tasks.iter().zip(&r.totals.tasks) {
+        for (msg, n) in &t.failure_messages {
+            rows.push((&info.name, msg, *n));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| b.2.cmp(&a.2));
+    let _ = writeln!(out, "\n  failures");
+    for (name, msg, n) in rows {
+        let _ = writeln!(out, "  {n:>9}  {name}: {msg}");
+    }
 }
 
 fn write_lateness(out: &mut String, r: &Results) {

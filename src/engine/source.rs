@@ -1,0 +1,97 @@
+//! What a connection sends next: the plan's fixed request copied from bytes encoded once,
+//! or a scenario task chosen by weight and rendered fresh into the connection's buffer.
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::plan::Plan;
+use crate::scenario::{Renderer, Scenario, TaskPicker, Wait};
+
+/// Which request went out, as the response accounting needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pick {
+    pub task: usize,
+    /// Mutated to be invalid: checked against the task's `expect_invalid`.
+    pub invalid: bool,
+    /// A HEAD request: its response has no body.
+    pub head: bool,
+}
+
+pub enum Source {
+    Fixed {
+        request: Vec<u8>,
+        head: bool,
+    },
+    Scenario {
+        renderer: Renderer,
+        picker: TaskPicker,
+        heads: Vec<bool>,
+    },
+}
+
+impl Source {
+    pub fn new(plan: &Plan, worker: usize) -> Self {
+        match &plan.scenario {
+            None => Source::Fixed {
+                request: plan.request.clone(),
+                head: plan.is_head(),
+            },
+            Some(s) => Source::Scenario {
+                renderer: Renderer::new(s, worker),
+                picker: TaskPicker::new(&s.tasks),
+                heads: heads(s),
+            },
+        }
+    }
+
+    /// Appends the next request to `out`.
+    #[inline]
+    pub fn next(&mut self, host: &str, out: &mut Vec<u8>) -> Pick {
+        match self {
+            Source::Fixed { request, head } => {
+                out.extend_from_slice(request);
+                Pick {
+                    task: 0,
+                    invalid: false,
+                    head: *head,
+                }
+            }
+            Source::Scenario {
+                renderer,
+                picker,
+                heads,
+            } => {
+                let task = picker.pick(renderer.rng());
+                let invalid = renderer.render(task, host, out).invalid;
+                Pick {
+                    task,
+                    invalid,
+                    head: heads[task],
+                }
+            }
+        }
+    }
+
+    /// The think time before a user's next task (`Between` drawn with this worker's RNG).
+    /// `Pacing` is handled by the caller, which knows when the last task started.
+    pub fn think(&mut self, wait: Wait) -> Duration {
+        match (wait, self) {
+            (Wait::Constant(d), _) => d,
+            (Wait::Between(lo, hi), Source::Scenario { renderer, .. }) if hi > lo => {
+                let secs = renderer
+                    .rng()
+                    .gen_range(lo.as_secs_f64()..=hi.as_secs_f64());
+                Duration::from_secs_f64(secs)
+            }
+            (Wait::Between(lo, _), _) => lo,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+fn heads(s: &Scenario) -> Vec<bool> {
+    s.tasks
+        .iter()
+        .map(|t| t.method.eq_ignore_ascii_case("HEAD"))
+        .collect()
+}
