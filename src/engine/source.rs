@@ -23,7 +23,7 @@ pub enum Source {
         head: bool,
     },
     Scenario {
-        renderer: Renderer,
+        renderer: Box<Renderer>,
         picker: TaskPicker,
         heads: Vec<bool>,
     },
@@ -37,7 +37,7 @@ impl Source {
                 head: plan.is_head(),
             },
             Some(s) => Source::Scenario {
-                renderer: Renderer::new(s, worker),
+                renderer: Box::new(Renderer::new(s, worker)),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
             },

@@ -233,9 +233,13 @@ mod tests {
             .to_owned()
     }
 
+    /// Header (name, value) pairs as a test table writes them.
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
     #[test]
     fn encode_request_exact_bytes() {
-        let cases: &[(&str, &str, &[(&str, &str)], &[u8], &str)] = &[
+        // (method, target, headers, body, expected bytes)
+        let cases: &[(&str, &str, Pairs, &[u8], &str)] = &[
             (
                 "GET",
                 "/",
@@ -318,7 +322,8 @@ mod tests {
 
     #[test]
     fn encode_head_exact_bytes() {
-        let cases: &[(&[(&str, &str)], usize, &str)] = &[
+        // (headers, body length, expected bytes)
+        let cases: &[(Pairs, usize, &str)] = &[
             (
                 &[],
                 0,

@@ -137,7 +137,7 @@ fn write_failures(out: &mut String, r: &Results) {
     if rows.is_empty() {
         return;
     }
-    rows.sort_by(|a, b| b.2.cmp(&a.2));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.2));
     let _ = writeln!(out, "\n  failures");
     for (name, msg, n) in rows {
         let _ = writeln!(out, "  {n:>9}  {name}: {msg}");

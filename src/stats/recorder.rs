@@ -191,7 +191,7 @@ impl Recorder {
 
     /// Hands over everything recorded since the last snapshot and starts again from zero.
     pub fn take_snapshot(&mut self, worker: usize, users: u64, last: bool) -> Snapshot {
-        let tasks = self.tasks.iter_mut().map(|t| std::mem::take(t)).collect();
+        let tasks = self.tasks.iter_mut().map(std::mem::take).collect();
         let status = self
             .status
             .iter_mut()
