@@ -12,7 +12,7 @@ use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
 use crate::plan::Plan;
-use crate::stats::{Merged, Snapshot};
+use crate::stats::{Merged, Point, Snapshot};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -27,15 +27,36 @@ pub const STRAGGLER_GRACE: Duration = Duration::from_secs(5);
 pub struct Second {
     /// Seconds since the start, at the end of this interval.
     pub elapsed_s: f64,
+    /// Length of the interval in seconds (the last one may be short).
+    pub interval_s: f64,
     pub unix_s: u64,
+    /// Users with an open connection.
     pub users: u64,
-    pub requests: u64,
-    pub failures: u64,
+    /// Errors in the interval, connection attempts included.
     pub errors: u64,
-    /// Interval percentiles in microseconds (None when nothing completed).
-    pub p50_us: Option<u64>,
-    pub p95_us: Option<u64>,
-    pub p99_us: Option<u64>,
+    /// Per task, in plan order.
+    pub tasks: Vec<Point>,
+    /// Every task together.
+    pub total: Point,
+}
+
+impl Second {
+    /// Requests per second in this interval.
+    pub fn rps(&self) -> f64 {
+        rate(self.total.requests, self.interval_s)
+    }
+
+    pub fn failures_per_s(&self) -> f64 {
+        rate(self.total.failures, self.interval_s)
+    }
+}
+
+fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
 }
 
 /// Everything a report needs.
@@ -192,20 +213,25 @@ impl Collector {
 
     fn close_interval(&mut self) {
         let now = Instant::now();
-        let agg = self.interval.aggregate();
-        let q = |p: f64| (!agg.latency.is_empty()).then(|| agg.latency.value_at_quantile(p));
+        let elapsed_s = now.duration_since(self.start).as_secs_f64();
+        let before = self.timeline.last().map_or(0.0, |s| s.elapsed_s);
+        let tasks = self
+            .interval
+            .tasks
+            .iter()
+            .zip(&self.totals.tasks)
+            .map(|(i, t)| Point::new(i, t))
+            .collect();
         let second = Second {
-            elapsed_s: now.duration_since(self.start).as_secs_f64(),
+            elapsed_s,
+            interval_s: elapsed_s - before,
             unix_s: unix_now(),
             users: self.users.iter().sum(),
-            requests: agg.requests(),
-            failures: agg.failures,
             errors: self.interval.errors_total(),
-            p50_us: q(0.5),
-            p95_us: q(0.95),
-            p99_us: q(0.99),
+            tasks,
+            total: Point::new(&self.interval.aggregate(), &self.totals.aggregate()),
         };
-        self.live.show(&second, &self.totals, self.plan.duration);
+        self.live.show(&second, self.plan.duration);
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());
     }

@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use crate::coordinator::Second;
-use crate::stats::Merged;
 
 pub struct Live {
     quiet: bool,
@@ -21,11 +20,11 @@ impl Live {
         }
     }
 
-    pub fn show(&mut self, s: &Second, totals: &Merged, duration: Option<Duration>) {
+    pub fn show(&mut self, s: &Second, duration: Option<Duration>) {
         if self.quiet {
             return;
         }
-        let line = format_line(s, totals, duration);
+        let line = format_line(s, duration);
         let mut err = std::io::stderr().lock();
         let _ = if self.tty {
             write!(err, "\r\x1b[2K{line}")
@@ -44,25 +43,20 @@ impl Live {
     }
 }
 
-/// `[  3s/10s] 45210 req/s  p50 0.52ms  p99 1.90ms  errors 0  users 50`
-pub fn format_line(s: &Second, totals: &Merged, duration: Option<Duration>) -> String {
-    let all = totals.aggregate();
-    let q = |p: f64| {
-        if all.latency.is_empty() {
-            "-".to_owned()
-        } else {
-            ms(all.latency.value_at_quantile(p))
-        }
-    };
+/// `[   3s/10s]    45210 req/s  p50 0.52ms  p99 1.90ms  failures 0  errors 0  users 50`:
+/// the interval's rate, the latency percentiles so far, and running failure/error counts.
+pub fn format_line(s: &Second, duration: Option<Duration>) -> String {
+    let t = &s.total;
+    let q = |us: Option<u64>| us.map_or_else(|| "-".to_owned(), ms);
     let of = duration.map_or(String::new(), |d| format!("/{}s", d.as_secs()));
     format!(
-        "[{:>4.0}s{of}] {:>8} req/s  p50 {}  p99 {}  errors {}  failures {}  users {}",
+        "[{:>4.0}s{of}] {:>8.0} req/s  p50 {}  p99 {}  failures {}  errors {}  users {}",
         s.elapsed_s,
-        s.requests,
-        q(0.5),
-        q(0.99),
-        totals.errors_total(),
-        all.failures,
+        s.rps(),
+        q(t.total_median_us),
+        q(t.total_p99_us),
+        t.total_failures,
+        s.errors,
         s.users
     )
 }

@@ -7,6 +7,7 @@ use super::text::per_second;
 use super::LatencySummary;
 use crate::coordinator::Results;
 use crate::plan::Load;
+use crate::stats::Point;
 
 /// Microseconds as milliseconds.
 fn ms(us: u64) -> f64 {
@@ -52,6 +53,7 @@ pub fn to_value(r: &Results) -> Value {
         "worker_failures": r.worker_failures,
     });
     v["tasks"] = tasks(r, secs);
+    v["timeline"] = timeline(r);
     if let Load::Open { rate, .. } = plan.load {
         let late = &r.totals.lateness;
         v["target_rate"] = json!(rate);
@@ -80,6 +82,32 @@ fn tasks(r: &Results, secs: f64) -> Value {
             "latency_ms": latency_ms(LatencySummary::of(&t.latency)),
             "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
         })
+    });
+    Value::Array(rows.collect())
+}
+
+/// One entry per second: users, rates and interval percentiles, aggregate and per task.
+fn timeline(r: &Results) -> Value {
+    let point = |p: &Point, secs: f64| {
+        json!({
+            "requests": p.requests,
+            "failures": p.failures,
+            "rps": per_second(p.requests, secs),
+            "p50_ms": p.percentile(0.5).map(ms),
+            "p95_ms": p.percentile(0.95).map(ms),
+            "p99_ms": p.percentile(0.99).map(ms),
+            "total_requests": p.total_requests,
+            "total_failures": p.total_failures,
+        })
+    };
+    let rows = r.timeline.iter().map(|s| {
+        let mut v = point(&s.total, s.interval_s);
+        v["elapsed_s"] = json!(s.elapsed_s);
+        v["unix_s"] = json!(s.unix_s);
+        v["users"] = json!(s.users);
+        v["errors"] = json!(s.errors);
+        v["tasks"] = Value::Array(s.tasks.iter().map(|p| point(p, s.interval_s)).collect());
+        v
     });
     Value::Array(rows.collect())
 }

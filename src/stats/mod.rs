@@ -2,9 +2,11 @@
 //! and how the coordinator merges it. Knows nothing of sockets or runtimes, so it is tested
 //! with plain numbers.
 mod merged;
+mod point;
 mod recorder;
 
 pub use merged::Merged;
+pub use point::{percentiles, Point, REPORT_PERCENTILES};
 pub use recorder::{Recorder, Snapshot, TaskStats};
 
 use hdrhistogram::Histogram;
