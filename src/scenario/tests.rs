@@ -321,6 +321,12 @@ const ERROR_CASES: &[(&str, &str, (usize, usize), &str)] = &[
         "`float`: min is greater than max",
     ),
     (
+        "float range too wide",
+        "[[task]]\npath = \"/\"\nbody = {x = {float = {range = [-1e308, 1e308]}}}\n",
+        (3, 31),
+        "`range` is too wide to draw from",
+    ),
+    (
         "empty choice",
         "[[task]]\npath = \"/\"\nbody = {c = {choice = []}}\n",
         (3, 23),
@@ -899,4 +905,15 @@ fn task_picker_follows_scenario_weights() {
         let share = *count as f64 / 60_000.0;
         assert!((share - weight / 6.0).abs() < TOLERANCE, "{counts:?}");
     }
+}
+
+/// Workers share the scenario across threads and move renderers onto them.
+#[test]
+fn scenario_is_shareable_and_renderer_movable() {
+    fn shared<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shared::<Scenario>();
+    shared::<Task>();
+    shared::<Failure>();
+    movable::<Renderer>();
 }
