@@ -917,3 +917,37 @@ fn scenario_is_shareable_and_renderer_movable() {
     shared::<Failure>();
     movable::<Renderer>();
 }
+
+/// Corrupting a shipped scenario one byte at a time gives errors or scenarios,
+/// never a panic, and whatever parses renders.
+#[test]
+fn corrupted_sources_never_panic() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/predict-from-csv.toml");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let mut parsed = 0;
+    // Every third position keeps the debug-build run short.
+    for i in (0..src.len())
+        .step_by(3)
+        .filter(|&i| src.is_char_boundary(i))
+    {
+        for replacement in ["", "-", "\"", "{", "]", "9e999"] {
+            let mut bad = src.clone();
+            let end = (i + 1..=src.len())
+                .find(|&j| src.is_char_boundary(j))
+                .unwrap_or(i);
+            bad.replace_range(i..end, replacement);
+            match parse(&bad, &path) {
+                Ok(s) => {
+                    parsed += 1;
+                    let mut r = Renderer::new(&s, 0);
+                    let mut out = Vec::new();
+                    for task in 0..s.tasks.len() {
+                        r.render(task, "h", &mut out);
+                    }
+                }
+                Err(e) => assert!(e.line >= 1 && e.col >= 1, "{e}"),
+            }
+        }
+    }
+    assert!(parsed > 0, "some corruptions (comments) still parse");
+}
