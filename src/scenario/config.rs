@@ -27,6 +27,30 @@ const TOP_KEYS: &[&str] = &[
 /// Builds a scenario from the document root; `dir` is where relative data paths start.
 pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenario> {
     let t = Table::new(root, "the scenario", TOP_KEYS)?;
+    let host = t.get("host").map(|n| non_empty(n, "host")).transpose()?;
+    let users = t
+        .get("users")
+        .map(|n| at_least_one(n, "users"))
+        .transpose()?;
+    let spawn_rate = t
+        .get("spawn_rate")
+        .map(|n| read::positive(n, "spawn_rate"))
+        .transpose()?;
+    let duration = t
+        .get("duration")
+        .map(|n| read::duration(n, "duration"))
+        .transpose()?;
+    let rate = t
+        .get("rate")
+        .map(|n| read::positive(n, "rate"))
+        .transpose()?;
+    let requests = t
+        .get("requests")
+        .map(|n| at_least_one(n, "requests"))
+        .transpose()?;
+    let seed = t.get("seed").map(|n| read::uint(n, "seed")).transpose()?;
+    let wait = t.get("wait").map(wait).transpose()?.unwrap_or(Wait::None);
+    let stages = t.get("stages").map(stages).transpose()?.unwrap_or_default();
     let data = match t.get("data") {
         Some(n) => Some(Arc::new(data_file(n, dir)?)),
         None => None,
@@ -34,30 +58,15 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenari
     let tasks = tasks(&t, data.as_deref())?;
     Ok(Scenario {
         source: source.to_path_buf(),
-        host: t.get("host").map(|n| non_empty(n, "host")).transpose()?,
-        users: t
-            .get("users")
-            .map(|n| at_least_one(n, "users"))
-            .transpose()?,
-        spawn_rate: t
-            .get("spawn_rate")
-            .map(|n| read::positive(n, "spawn_rate"))
-            .transpose()?,
-        duration: t
-            .get("duration")
-            .map(|n| read::duration(n, "duration"))
-            .transpose()?,
-        rate: t
-            .get("rate")
-            .map(|n| read::positive(n, "rate"))
-            .transpose()?,
-        requests: t
-            .get("requests")
-            .map(|n| at_least_one(n, "requests"))
-            .transpose()?,
-        seed: t.get("seed").map(|n| read::uint(n, "seed")).transpose()?,
-        wait: t.get("wait").map(wait).transpose()?.unwrap_or(Wait::None),
-        stages: t.get("stages").map(stages).transpose()?.unwrap_or_default(),
+        host,
+        users,
+        spawn_rate,
+        duration,
+        rate,
+        requests,
+        seed,
+        wait,
+        stages,
         tasks,
         data,
     })

@@ -9,8 +9,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-
 use super::read::{self, fail, Result, Table};
 use super::tree::{Node, Value};
 
@@ -237,61 +235,210 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|(i, _)| haystack[i + 1..].starts_with(rest))
 }
 
-/// Whether `body` is a JSON object with top-level key `key`; parsed without
-/// building a value, so a normal body allocates nothing.
+/// Deepest nesting the JSON key scan follows before giving up.
+const MAX_JSON_DEPTH: usize = 128;
+
+/// Whether `body` is a JSON object with top-level key `key`. A hand-written scan
+/// (serde_json's skipping of nested values allocates) that checks the structure and
+/// decodes keys with escapes; scalar values are checked only loosely.
 fn json_has_key(body: &[u8], key: &str) -> bool {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    matches!(FindKey(key).deserialize(&mut de), Ok(true)) && de.end().is_ok()
-}
-
-/// Walks one JSON object, answering whether it has the key.
-struct FindKey<'k>(&'k str);
-
-impl<'de> DeserializeSeed<'de> for FindKey<'_> {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
-        d.deserialize_map(self)
+    let mut scan = Scan { s: body, i: 0 };
+    scan.ws();
+    if !scan.eat(b'{') {
+        return false;
     }
-}
-
-impl<'de> Visitor<'de> for FindKey<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<bool, A::Error> {
-        let mut found = false;
-        while let Some(is_key) = map.next_key_seed(KeyIs(self.0))? {
-            found |= is_key;
-            map.next_value::<IgnoredAny>()?;
+    let mut found = false;
+    scan.ws();
+    if !scan.eat(b'}') {
+        loop {
+            scan.ws();
+            match scan.string(Some(key.as_bytes())) {
+                Some(is_key) => found |= is_key,
+                None => return false,
+            }
+            scan.ws();
+            if !scan.eat(b':') || !scan.value(1) {
+                return false;
+            }
+            scan.ws();
+            if scan.eat(b'}') {
+                break;
+            }
+            if !scan.eat(b',') {
+                return false;
+            }
         }
-        Ok(found)
     }
+    scan.ws();
+    found && scan.i == body.len()
 }
 
-/// Compares one object key with the wanted one.
-struct KeyIs<'k>(&'k str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
+/// A cursor over JSON bytes.
+struct Scan<'a> {
+    s: &'a [u8],
+    i: usize,
 }
 
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
     }
 
-    fn visit_str<E>(self, v: &str) -> std::result::Result<bool, E> {
-        Ok(v == self.0)
+    fn eat(&mut self, b: u8) -> bool {
+        let hit = self.peek() == Some(b);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Skips one value; false if it is malformed or nested too deep.
+    fn value(&mut self, depth: usize) -> bool {
+        if depth > MAX_JSON_DEPTH {
+            return false;
+        }
+        self.ws();
+        match self.peek() {
+            Some(b'{') => self.container(b'}', depth, true),
+            Some(b'[') => self.container(b']', depth, false),
+            Some(b'"') => self.string(None).is_some(),
+            Some(b't') => self.word(b"true"),
+            Some(b'f') => self.word(b"false"),
+            Some(b'n') => self.word(b"null"),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                while matches!(
+                    self.peek(),
+                    Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                ) {
+                    self.i += 1;
+                }
+                super::escape::is_json_number(&self.s[start..self.i])
+            }
+            _ => false,
+        }
+    }
+
+    /// An object (keys and values) or array after its opening byte.
+    fn container(&mut self, close: u8, depth: usize, object: bool) -> bool {
+        self.i += 1;
+        self.ws();
+        if self.eat(close) {
+            return true;
+        }
+        loop {
+            if object {
+                self.ws();
+                if self.string(None).is_none() {
+                    return false;
+                }
+                self.ws();
+                if !self.eat(b':') {
+                    return false;
+                }
+            }
+            if !self.value(depth + 1) {
+                return false;
+            }
+            self.ws();
+            if self.eat(close) {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> bool {
+        let hit = self.s[self.i..].starts_with(w);
+        if hit {
+            self.i += w.len();
+        }
+        hit
+    }
+
+    /// Skips a string; with `want`, also says whether its decoded bytes equal it.
+    /// `None` if malformed.
+    fn string(&mut self, want: Option<&[u8]>) -> Option<bool> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let want = want.unwrap_or(b"");
+        let mut at = 0; // bytes of `want` matched so far
+        let mut same = true;
+        let mut unit = [0u8; 4];
+        loop {
+            let b = self.peek()?;
+            self.i += 1;
+            let decoded: &[u8] = match b {
+                b'"' => return Some(same && at == want.len()),
+                b'\\' => {
+                    let e = self.peek()?;
+                    self.i += 1;
+                    match e {
+                        b'"' | b'\\' | b'/' => {
+                            unit[0] = e;
+                            &unit[..1]
+                        }
+                        b'b' | b'f' | b'n' | b'r' | b't' => {
+                            unit[0] = match e {
+                                b'b' => 0x08,
+                                b'f' => 0x0c,
+                                b'n' => b'\n',
+                                b'r' => b'\r',
+                                _ => b'\t',
+                            };
+                            &unit[..1]
+                        }
+                        b'u' => {
+                            let c = self.unicode_escape()?;
+                            c.encode_utf8(&mut unit).as_bytes()
+                        }
+                        _ => return None,
+                    }
+                }
+                0x00..=0x1f => return None,
+                _ => {
+                    unit[0] = b;
+                    &unit[..1]
+                }
+            };
+            if same {
+                same = want.get(at..at + decoded.len()) == Some(decoded);
+                at += decoded.len();
+            }
+        }
+    }
+
+    /// The character of a `\uXXXX` escape (after the `u`), joining surrogate pairs;
+    /// a lone surrogate decodes as U+FFFD, as lenient parsers do.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        if !(0xd800..0xdc00).contains(&first) {
+            return Some(char::from_u32(first).unwrap_or(char::REPLACEMENT_CHARACTER));
+        }
+        if !self.s[self.i..].starts_with(b"\\u") {
+            return Some(char::REPLACEMENT_CHARACTER);
+        }
+        self.i += 2;
+        let low = self.hex4()?;
+        if !(0xdc00..0xe000).contains(&low) {
+            return Some(char::REPLACEMENT_CHARACTER);
+        }
+        char::from_u32(0x10000 + ((first - 0xd800) << 10) + (low - 0xdc00))
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.s.get(self.i..self.i + 4)?;
+        self.i += 4;
+        digits
+            .iter()
+            .try_fold(0u32, |n, &d| Some(n * 16 + (d as char).to_digit(16)?))
     }
 }
 
@@ -395,19 +542,47 @@ mod tests {
         assert!(full().reads_body());
     }
 
+    /// The scan agrees with serde_json on what is an object with the key.
     #[test]
-    fn json_key_search_handles_nesting_and_escapes() {
-        for (body, want) in [
-            (r#"{"a": {"diagnosis": 1}}"#, false),
-            (r#"{"a": [1, {"b": "}"}], "diagnosis": null}"#, true),
-            (r#"{"diag\u006eosis": true}"#, true),
-            (r#"  {"diagnosis": 1}  "#, true),
-            ("", false),
-            ("{", false),
-            ("not json", false),
-        ] {
+    fn json_key_scan_agrees_with_serde_json() {
+        let deep = format!("{{\"diagnosis\": {}1{}}}", "[".repeat(100), "]".repeat(100));
+        let too_deep = format!("{{\"diagnosis\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            r#"{"diagnosis": "heart-disease"}"#,
+            r#"{"a": {"diagnosis": 1}}"#,
+            r#"{"a": [1, {"b": "}"}], "diagnosis": null}"#,
+            r#"{"diag\u006eosis": true}"#,
+            r#"{"diagnosis\n": true}"#,
+            r#"{"x\"y": 1, "diagnosis": [[], {}, [{"z": [-1.5e3, true, false]}]]}"#,
+            r#"{"\ud83d\ude00": 1, "diagnosis": "\u00e9\\"}"#,
+            r#"  {"diagnosis": 1}  "#,
+            r#"{"diagnosis": 1,}"#,
+            r#"{"diagnosis" 1}"#,
+            r#"{"diagnosis": 01}"#,
+            r#"{"diagnosis": tru}"#,
+            r#"{"diagnosis": "unterminated}"#,
+            r#"{"diagnosis": [1, 2}"#,
+            r#"{"diagnosis": 1} {"#,
+            r#"{"diagnosi": 1}"#,
+            r#"{"diagnosiss": 1}"#,
+            r#"{}"#,
+            r#"["diagnosis"]"#,
+            r#""diagnosis""#,
+            "{\"diagnosis\": \"a\u{1}b\"}",
+            "",
+            "{",
+            "not json",
+            deep.as_str(),
+        ];
+        for body in cases {
+            let want = serde_json::from_slice::<serde_json::Value>(body.as_bytes())
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.contains_key("diagnosis")))
+                .unwrap_or(false);
             assert_eq!(json_has_key(body.as_bytes(), "diagnosis"), want, "{body}");
         }
+        assert!(!json_has_key(too_deep.as_bytes(), "diagnosis"));
+        assert!(json_has_key(r#"{"é\"": 1}"#.as_bytes(), "é\""));
     }
 
     #[test]

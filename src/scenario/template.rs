@@ -445,7 +445,7 @@ enum Leaf {
 /// `{float = [lo, hi]}` or `{float = {range = [lo, hi], decimals = n}}`.
 fn float(arg: &Node) -> Result<Gen> {
     if let Value::Array(_) = arg.value {
-        let (lo, hi) = read::range(arg, "float", read::number)?;
+        let (lo, hi) = float_range(arg, "float")?;
         return Ok(Gen::Float {
             lo,
             hi,
@@ -456,7 +456,7 @@ fn float(arg: &Node) -> Result<Gen> {
     let Some(range) = table.get("range") else {
         return fail(&arg.span, "`float` needs `range = [min, max]`");
     };
-    let (lo, hi) = read::range(range, "range", read::number)?;
+    let (lo, hi) = float_range(range, "range")?;
     let scale = match table.get("decimals") {
         Some(d) => {
             let n = read::uint(d, "decimals")?;
@@ -471,6 +471,15 @@ fn float(arg: &Node) -> Result<Gen> {
         None => None,
     };
     Ok(Gen::Float { lo, hi, scale })
+}
+
+/// `[min, max]` of finite floats whose width is finite too (the RNG needs it).
+fn float_range(node: &Node, name: &str) -> Result<(f64, f64)> {
+    let (lo, hi) = read::range(node, name, read::number)?;
+    if !(hi - lo).is_finite() {
+        return fail(&node.span, format!("`{name}` is too wide to draw from"));
+    }
+    Ok((lo, hi))
 }
 
 /// `{choice = [..]}`: strings, numbers, booleans or literal arrays/tables.

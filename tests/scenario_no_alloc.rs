@@ -1,0 +1,157 @@
+//! Rendering and checking allocate nothing once a renderer is warm: a counting
+//! global allocator watches this thread while every kind of template, mutation and
+//! expectation runs thousands of times.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+use std::time::Duration;
+
+use blast::scenario::{self, Renderer, Scenario};
+
+/// Renders per task before counting starts, and while counting.
+const WARM_UP: usize = 1_000;
+const COUNTED: usize = 10_000;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn shipped(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every generator, vars in path/header/body, and each mutation on its own task.
+const EVERYTHING: &str = r#"
+seed = 11
+data = "data/heart-sample.csv"
+
+[[task]]
+path = "/items/{id}?u={u}"
+headers = {X-Id = "{id}", X-Name = "{name}"}
+vars = {id = {seq = true}, u = {uuid = true}, name = {choice = ["a\"b", "c d\n"]}}
+invalid = {share = 0.3, drop_field = 2}
+expect = {status = 200, json_has = "diagnosis", body_contains = "diag", max_latency = "1s"}
+[task.body]
+id = {var = "id"}
+age = {column = "age"}
+oldpeak = {column = "oldpeak"}
+i = {int = [-1000000, 1000000]}
+f = {float = [-1e10, 1e10]}
+r = {float = {range = [0.0, 6.2], decimals = 1}}
+b = {bool = true}
+s = {string = {len = [0, 300]}}
+c = {choice = ["x", 1, {k = [true]}]}
+nested = {deep = [{column = "chol"}, {uuid = true}]}
+
+[[task]]
+path = "/w"
+body = {a = {int = [0, 9]}, b = {string = {len = [1, 9]}}, c = [1, 2]}
+invalid = {share = 0.5, wrong_type = 2}
+
+[[task]]
+path = "/m"
+body = {a = {int = [0, 9]}, b = {string = {len = [1, 40]}}}
+invalid = {malformed_json = true}
+
+[[task]]
+path = "/e"
+body = {a = 1}
+invalid = {share = 0.5, empty_body = true}
+
+[[task]]
+path = "/scalar"
+body = {string = {len = [1, 50]}}
+invalid = {malformed_json = true}
+"#;
+
+fn assert_warm_renders_do_not_allocate(s: &Scenario) {
+    let mut r = Renderer::new(s, 2);
+    let mut out = Vec::with_capacity(64 * 1024);
+    for task in 0..s.tasks.len() {
+        for _ in 0..WARM_UP {
+            out.clear();
+            r.render(task, "localhost:8080", &mut out);
+        }
+    }
+    for task in 0..s.tasks.len() {
+        let before = allocations();
+        let mut invalid = 0;
+        for _ in 0..COUNTED {
+            out.clear();
+            invalid += usize::from(r.render(task, "localhost:8080", &mut out).invalid);
+        }
+        let spent = allocations() - before;
+        assert_eq!(
+            spent,
+            0,
+            "{}: task {task} allocated {spent} times in {COUNTED} renders",
+            s.source.display()
+        );
+        assert!(
+            out.len() > 20,
+            "the loop rendered something ({invalid} invalid)"
+        );
+    }
+}
+
+#[test]
+fn warm_renders_and_checks_do_not_allocate() {
+    for name in [
+        "heart-disease.toml",
+        "health.toml",
+        "predict-max.toml",
+        "predict-from-csv.toml",
+    ] {
+        assert_warm_renders_do_not_allocate(&shipped(name));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("everything.toml");
+    let everything = scenario::parse(EVERYTHING, &path).unwrap_or_else(|e| panic!("{e}"));
+    assert_warm_renders_do_not_allocate(&everything);
+
+    let task = &everything.tasks[0];
+    let body = br#"{"diagnosis": "heart-disease", "scores": [0.1, {"x": "y"}]}"#;
+    let latency = Duration::from_millis(5);
+    let mut passed = 0;
+    let mut failed = 0;
+    let before = allocations();
+    for _ in 0..COUNTED {
+        passed += usize::from(task.check(false, 200, latency, body).is_ok());
+        failed += usize::from(task.check(false, 503, latency, body).is_err());
+        failed += usize::from(task.check(false, 200, latency, b"{}").is_err());
+        passed += usize::from(task.check(true, 400, latency, b"").is_ok());
+    }
+    let spent = allocations() - before;
+    assert_eq!((passed, failed), (2 * COUNTED, 2 * COUNTED));
+    assert_eq!(spent, 0, "checks allocated {spent} times");
+}
