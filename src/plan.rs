@@ -321,8 +321,14 @@ fn with_scenario_defaults(mut input: PlanInput) -> PlanInput {
         return input;
     };
     input.url = input.url.or_else(|| s.host.clone());
-    input.users = input.users.or(s.users);
-    input.rate = input.rate.or(s.rate);
+    // A file's own stages shape the load; its `users`/`rate` apply only without them.
+    let shaped = |f: fn(&StageTarget) -> bool| s.stages.iter().any(|st| f(&st.target));
+    if !shaped(|t| matches!(t, StageTarget::Users(_))) {
+        input.users = input.users.or(s.users);
+    }
+    if !shaped(|t| matches!(t, StageTarget::Rate(_))) {
+        input.rate = input.rate.or(s.rate);
+    }
     input.duration = input.duration.or(s.duration);
     input.requests = input.requests.or(s.requests);
     input.spawn_rate = input.spawn_rate.or(s.spawn_rate);
