@@ -110,7 +110,9 @@ pub fn encode_request(spec: &RequestSpec, out: &mut Vec<u8>) {
     let user_framed = spec.headers.iter().any(|(n, _)| is_framing_header(n));
     let wants_length = !spec.body.is_empty() || method_expects_body(spec.method);
     let length = (wants_length && !user_framed).then_some(spec.body.len());
-    out.reserve(head_size_hint(spec.method, spec.target, spec.host, spec.headers) + spec.body.len());
+    out.reserve(
+        head_size_hint(spec.method, spec.target, spec.host, spec.headers) + spec.body.len(),
+    );
     write_request_line(spec.method, spec.target, out);
     write_host_unless_given(spec.host, spec.headers, out);
     for (name, value) in spec.headers {
@@ -207,6 +209,9 @@ fn format_decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Header pairs as written in a test table.
+    type Pairs = &'static [(&'static str, &'static str)];
+
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -233,7 +238,7 @@ mod tests {
 
     #[test]
     fn encode_request_exact_bytes() {
-        let cases: &[(&str, &str, &[(&str, &str)], &[u8], &str)] = &[
+        let cases: &[(&str, &str, Pairs, &[u8], &str)] = &[
             (
                 "GET",
                 "/",
@@ -306,13 +311,17 @@ mod tests {
             ),
         ];
         for (method, target, hdrs, body, want) in cases {
-            assert_eq!(encode(method, target, hdrs, body), *want, "{method} {target}");
+            assert_eq!(
+                encode(method, target, hdrs, body),
+                *want,
+                "{method} {target}"
+            );
         }
     }
 
     #[test]
     fn encode_head_exact_bytes() {
-        let cases: &[(&[(&str, &str)], usize, &str)] = &[
+        let cases: &[(Pairs, usize, &str)] = &[
             (
                 &[],
                 0,
@@ -324,7 +333,11 @@ mod tests {
                 "POST /t HTTP/1.1\r\nHost: h:1\r\nX-A: b\r\nContent-Length: 1234567\r\n\r\n",
             ),
             (
-                &[("Content-Length", "9"), ("transfer-encoding", "chunked"), ("X", "y")],
+                &[
+                    ("Content-Length", "9"),
+                    ("transfer-encoding", "chunked"),
+                    ("X", "y"),
+                ],
                 4,
                 "POST /t HTTP/1.1\r\nHost: h:1\r\nX: y\r\nContent-Length: 4\r\n\r\n",
             ),
@@ -353,7 +366,10 @@ mod tests {
         let mut out = Vec::new();
         encode_request(&spec, &mut out);
         encode_request(&spec, &mut out);
-        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"
+        );
     }
 
     #[test]
@@ -372,7 +388,10 @@ mod tests {
             ("x!#$%&'*+.^_`|~9", None),
             ("", Some(RequestError::EmptyMethod)),
             ("GE T", Some(RequestError::InvalidMethod("GE T".into()))),
-            ("GET\r\n", Some(RequestError::InvalidMethod("GET\r\n".into()))),
+            (
+                "GET\r\n",
+                Some(RequestError::InvalidMethod("GET\r\n".into())),
+            ),
             ("G(ET)", Some(RequestError::InvalidMethod("G(ET)".into()))),
             ("GÉT", Some(RequestError::InvalidMethod("GÉT".into()))),
         ];
@@ -388,11 +407,31 @@ mod tests {
             ("X-Empty", "", None),
             ("X-Tab", "a\tb", None),
             ("", "v", Some(RequestError::EmptyHeaderName)),
-            ("Bad Name", "v", Some(RequestError::InvalidHeaderName("Bad Name".into()))),
-            ("Bad:", "v", Some(RequestError::InvalidHeaderName("Bad:".into()))),
-            ("X", "a\r\nInjected: 1", Some(RequestError::InvalidHeaderValue("X".into()))),
-            ("X", "a\nb", Some(RequestError::InvalidHeaderValue("X".into()))),
-            ("X", "a\0b", Some(RequestError::InvalidHeaderValue("X".into()))),
+            (
+                "Bad Name",
+                "v",
+                Some(RequestError::InvalidHeaderName("Bad Name".into())),
+            ),
+            (
+                "Bad:",
+                "v",
+                Some(RequestError::InvalidHeaderName("Bad:".into())),
+            ),
+            (
+                "X",
+                "a\r\nInjected: 1",
+                Some(RequestError::InvalidHeaderValue("X".into())),
+            ),
+            (
+                "X",
+                "a\nb",
+                Some(RequestError::InvalidHeaderValue("X".into())),
+            ),
+            (
+                "X",
+                "a\0b",
+                Some(RequestError::InvalidHeaderValue("X".into())),
+            ),
         ];
         for (n, v, want) in cases {
             assert_eq!(validate_header(n, v).err(), *want, "{n:?}: {v:?}");
