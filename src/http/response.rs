@@ -289,7 +289,8 @@ impl ResponseDecoder {
     }
 
     fn take_body(&mut self, data: &[u8], body: &mut Option<&mut Vec<u8>>) {
-        self.body_bytes += data.len() as u64;
+        // Saturating: an until-close body is unbounded, and the count must never wrap.
+        self.body_bytes = self.body_bytes.saturating_add(data.len() as u64);
         if let Some(sink) = body {
             let room = MAX_BODY_CAPTURE.saturating_sub(sink.len());
             sink.extend_from_slice(&data[..data.len().min(room)]);
