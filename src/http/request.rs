@@ -209,6 +209,9 @@ fn format_decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Header pairs as written in a test table.
+    type Pairs = &'static [(&'static str, &'static str)];
+
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -233,12 +236,8 @@ mod tests {
             .to_owned()
     }
 
-    /// Header (name, value) pairs as a test table writes them.
-    type Pairs<'a> = &'a [(&'a str, &'a str)];
-
     #[test]
     fn encode_request_exact_bytes() {
-        // (method, target, headers, body, expected bytes)
         let cases: &[(&str, &str, Pairs, &[u8], &str)] = &[
             (
                 "GET",
@@ -322,7 +321,6 @@ mod tests {
 
     #[test]
     fn encode_head_exact_bytes() {
-        // (headers, body length, expected bytes)
         let cases: &[(Pairs, usize, &str)] = &[
             (
                 &[],

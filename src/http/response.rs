@@ -289,7 +289,8 @@ impl ResponseDecoder {
     }
 
     fn take_body(&mut self, data: &[u8], body: &mut Option<&mut Vec<u8>>) {
-        self.body_bytes += data.len() as u64;
+        // Saturating: an until-close body is unbounded, and the count must never wrap.
+        self.body_bytes = self.body_bytes.saturating_add(data.len() as u64);
         if let Some(sink) = body {
             let room = MAX_BODY_CAPTURE.saturating_sub(sink.len());
             sink.extend_from_slice(&data[..data.len().min(room)]);
@@ -695,5 +696,764 @@ fn add_trailer_byte(total: usize) -> Result<usize, ParseError> {
     match total.checked_add(1) {
         Some(t) if t <= MAX_TRAILER_BYTES => Ok(t),
         _ => Err(ParseError::TrailerTooLarge),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One response as a read loop saw it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Got {
+        head: Head,
+        body: Vec<u8>,
+        body_bytes: u64,
+        by_eof: bool,
+    }
+
+    /// What a read loop ended with: the responses it completed, then the error if any.
+    type Outcome = (Vec<Got>, Option<ParseError>);
+
+    /// Feeds `input` in `piece`-byte reads like a connection's read loop: unconsumed bytes
+    /// are carried to the next call, and the decoder is reset after each response.
+    /// `eof` closes the connection after the last read.
+    fn read_loop(input: &[u8], piece: usize, head_request: bool, eof: bool) -> Outcome {
+        let mut dec = ResponseDecoder::new();
+        dec.reset(head_request);
+        let mut pending = Vec::new();
+        let mut got = Vec::new();
+        let mut body = Vec::new();
+        for read in input.chunks(piece.max(1)) {
+            pending.extend_from_slice(read);
+            loop {
+                let status = match dec.decode(&pending, Some(&mut body)) {
+                    Ok(status) => status,
+                    Err(e) => return (got, Some(e)),
+                };
+                let (Status::Partial(n) | Status::Complete(n)) = status;
+                assert!(n <= pending.len(), "consumed {n} of {}", pending.len());
+                pending.drain(..n);
+                if let Status::Partial(_) = status {
+                    break;
+                }
+                got.push(Got {
+                    head: *dec.head().expect("complete response has a head"),
+                    body: std::mem::take(&mut body),
+                    body_bytes: dec.body_bytes(),
+                    by_eof: false,
+                });
+                dec.reset(head_request);
+                if pending.is_empty() {
+                    break;
+                }
+            }
+        }
+        if eof {
+            match dec.finish_on_eof() {
+                Ok(true) => got.push(Got {
+                    head: *dec.head().expect("response ended by EOF has a head"),
+                    body,
+                    body_bytes: dec.body_bytes(),
+                    by_eof: true,
+                }),
+                Ok(false) => {}
+                Err(e) => return (got, Some(e)),
+            }
+        }
+        (got, None)
+    }
+
+    struct Want {
+        status: u16,
+        keep_alive: bool,
+        framing: Framing,
+        body: &'static [u8],
+        by_eof: bool,
+    }
+
+    const fn want(status: u16, keep_alive: bool, framing: Framing, body: &'static [u8]) -> Want {
+        Want {
+            status,
+            keep_alive,
+            framing,
+            body,
+            by_eof: false,
+        }
+    }
+
+    /// A well-formed exchange: `parts` are the wire bytes of each response in order.
+    struct Sample {
+        name: &'static str,
+        parts: &'static [&'static [u8]],
+        head_request: bool,
+        eof: bool,
+        want: &'static [Want],
+    }
+
+    const CL_HELLO: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
+    const CHUNKED_HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5;name=val\r\nhello\r\n6 ; a=\"b\"\r\n world\r\nA\r\n0123456789\r\n\
+        0;last\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n";
+    const OK_2: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    const SAMPLES: &[Sample] = &[
+        Sample {
+            name: "content_length",
+            parts: &[CL_HELLO],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(5), b"hello")],
+        },
+        Sample {
+            name: "zero_length",
+            parts: &[b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(0), b"")],
+        },
+        Sample {
+            name: "chunked_with_extensions_and_trailers",
+            parts: &[CHUNKED_HELLO],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Chunked, b"hello world0123456789")],
+        },
+        Sample {
+            name: "chunked_empty_body",
+            parts: &[b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: CHUNKED\r\n\r\n000\r\n\r\n"],
+            head_request: false,
+            eof: false,
+            want: &[want(404, true, Framing::Chunked, b"")],
+        },
+        Sample {
+            name: "head_request_with_content_length",
+            parts: &[b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"],
+            head_request: true,
+            eof: false,
+            want: &[
+                want(200, true, Framing::NoBody, b""),
+                want(200, true, Framing::NoBody, b""),
+            ],
+        },
+        Sample {
+            name: "no_content_204",
+            parts: &[b"HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", OK_2],
+            head_request: false,
+            eof: false,
+            want: &[
+                want(204, true, Framing::NoBody, b""),
+                want(200, true, Framing::Length(2), b"ok"),
+            ],
+        },
+        Sample {
+            name: "not_modified_304",
+            parts: &[b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 99\r\n\r\n"],
+            head_request: false,
+            eof: false,
+            want: &[want(304, true, Framing::NoBody, b"")],
+        },
+        Sample {
+            name: "continue_100_then_200",
+            parts: &[b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(2), b"ok")],
+        },
+        Sample {
+            name: "early_hints_103_and_100_then_200",
+            parts: &[b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nContent-Length: 9\r\n\r\n\
+                HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"],
+            head_request: false,
+            eof: false,
+            want: &[want(201, true, Framing::Length(2), b"ok")],
+        },
+        Sample {
+            name: "http10_without_keep_alive",
+            parts: &[b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, false, Framing::Length(3), b"abc")],
+        },
+        Sample {
+            name: "http10_with_keep_alive",
+            parts: &[b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 3\r\n\r\nabc"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(3), b"abc")],
+        },
+        Sample {
+            name: "connection_close",
+            parts: &[b"HTTP/1.1 200 OK\r\nConnection: upgrade, Close\r\nContent-Length: 2\r\n\r\nhi"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, false, Framing::Length(2), b"hi")],
+        },
+        Sample {
+            name: "until_close_body",
+            parts: &[b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nall of this, until close"],
+            head_request: false,
+            eof: true,
+            want: &[Want {
+                by_eof: true,
+                ..want(200, false, Framing::UntilClose, b"all of this, until close")
+            }],
+        },
+        Sample {
+            name: "until_close_empty_body",
+            parts: &[b"HTTP/1.0 500 Oops\r\n\r\n"],
+            head_request: false,
+            eof: true,
+            want: &[Want {
+                by_eof: true,
+                ..want(500, false, Framing::UntilClose, b"")
+            }],
+        },
+        Sample {
+            name: "transfer_coding_not_chunked_reads_until_close",
+            parts: &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nzz"],
+            head_request: false,
+            eof: true,
+            want: &[Want {
+                by_eof: true,
+                ..want(200, false, Framing::UntilClose, b"zz")
+            }],
+        },
+        Sample {
+            name: "transfer_encoding_overrides_content_length",
+            parts: &[b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, false, Framing::Chunked, b"ab")],
+        },
+        Sample {
+            name: "repeated_equal_content_lengths",
+            parts: &[b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\ncontent-length: 3 , 3\r\n\r\nabc"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(3), b"abc")],
+        },
+        Sample {
+            name: "two_pipelined_responses",
+            parts: &[CL_HELLO, CHUNKED_HELLO],
+            head_request: false,
+            eof: false,
+            want: &[
+                want(200, true, Framing::Length(5), b"hello"),
+                want(200, true, Framing::Chunked, b"hello world0123456789"),
+            ],
+        },
+        Sample {
+            name: "pipelined_then_until_close",
+            parts: &[OK_2, b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nrest"],
+            head_request: false,
+            eof: true,
+            want: &[
+                want(200, true, Framing::Length(2), b"ok"),
+                Want {
+                    by_eof: true,
+                    ..want(200, false, Framing::UntilClose, b"rest")
+                },
+            ],
+        },
+        Sample {
+            name: "no_reason_phrase_and_lf_only_head",
+            parts: &[b"HTTP/1.1 200\nContent-Length: 1\n\nx"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(1), b"x")],
+        },
+    ];
+
+    fn expected(sample: &Sample) -> Outcome {
+        let got = sample
+            .want
+            .iter()
+            .map(|w| Got {
+                head: Head {
+                    status: w.status,
+                    minor_version: if sample.parts[0].starts_with(b"HTTP/1.0") {
+                        0
+                    } else {
+                        1
+                    },
+                    keep_alive: w.keep_alive,
+                    framing: w.framing,
+                },
+                body: w.body.to_vec(),
+                body_bytes: w.body.len() as u64,
+                by_eof: w.by_eof,
+            })
+            .collect();
+        (got, None)
+    }
+
+    #[test]
+    fn samples_decode_the_same_at_every_read_size() {
+        for sample in SAMPLES {
+            let input = sample.parts.concat();
+            let want = expected(sample);
+            for piece in [input.len(), 1, 2, 3, 5, 7, 13, 64] {
+                let got = read_loop(&input, piece, sample.head_request, sample.eof);
+                assert_eq!(got, want, "{} in {piece}-byte reads", sample.name);
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_partial_until_their_last_byte() {
+        for sample in SAMPLES {
+            let input = sample.parts.concat();
+            let first_len = sample.parts[0].len();
+            let ends_by_eof = sample.want[0].by_eof;
+            for k in 0..=input.len() {
+                let mut dec = ResponseDecoder::new();
+                dec.reset(sample.head_request);
+                let status = dec.decode(&input[..k], None);
+                let want = if k < first_len || ends_by_eof {
+                    assert!(
+                        matches!(status, Ok(Status::Partial(n)) if n <= k),
+                        "{}: prefix {k} gave {status:?}",
+                        sample.name
+                    );
+                    continue;
+                } else {
+                    Ok(Status::Complete(first_len))
+                };
+                assert_eq!(status, want, "{}: prefix {k}", sample.name);
+            }
+        }
+    }
+
+    /// A malformed or cut-short exchange and the error it must produce.
+    struct Hostile {
+        name: &'static str,
+        input: Vec<u8>,
+        head_request: bool,
+        want: ParseError,
+    }
+
+    fn hostile(name: &'static str, input: impl Into<Vec<u8>>, want: ParseError) -> Hostile {
+        Hostile {
+            name,
+            input: input.into(),
+            head_request: false,
+            want,
+        }
+    }
+
+    fn chunked(body: &str) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{body}").into_bytes()
+    }
+
+    fn with_length(value: &str) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\nabc").into_bytes()
+    }
+
+    fn hostile_cases() -> Vec<Hostile> {
+        use ParseError::*;
+        let big = "a".repeat(MAX_HEAD_BYTES);
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        vec![
+            hostile("garbage", &b"\x00\x01garbage\r\n\r\n"[..], InvalidHead),
+            hostile("not_http", &b"SSH-2.0-OpenSSH\r\n\r\n"[..], InvalidHead),
+            hostile("http2_version", &b"HTTP/2 200 OK\r\n\r\n"[..], InvalidHead),
+            hostile(
+                "non_numeric_status",
+                &b"HTTP/1.1 2x0 OK\r\n\r\n"[..],
+                InvalidHead,
+            ),
+            hostile(
+                "status_below_100",
+                &b"HTTP/1.1 099 Odd\r\n\r\n"[..],
+                InvalidHead,
+            ),
+            hostile(
+                "bad_header_name",
+                &b"HTTP/1.1 200 OK\r\nBad Name: v\r\n\r\n"[..],
+                InvalidHead,
+            ),
+            hostile(
+                "head_never_ends",
+                format!("HTTP/1.1 200 OK\r\nX-Big: {big}"),
+                HeadTooLarge,
+            ),
+            hostile(
+                "head_ends_too_late",
+                format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n"),
+                HeadTooLarge,
+            ),
+            hostile(
+                "too_many_headers",
+                format!("HTTP/1.1 200 OK\r\n{many}\r\n"),
+                TooManyHeaders,
+            ),
+            hostile("chunk_size_not_hex", chunked("zz\r\n"), InvalidChunkSize),
+            hostile("chunk_size_missing", chunked("\r\nabc"), InvalidChunkSize),
+            hostile(
+                "chunk_size_negative",
+                chunked("-5\r\nhello\r\n"),
+                InvalidChunkSize,
+            ),
+            hostile(
+                "chunk_size_bare_lf",
+                chunked("5\nhello\r\n"),
+                InvalidChunkSize,
+            ),
+            hostile(
+                "chunk_size_trailing_junk",
+                chunked("5x\r\nhello\r\n"),
+                InvalidChunkSize,
+            ),
+            hostile(
+                "chunk_ext_bare_lf",
+                chunked("5;a\nhello\r\n"),
+                InvalidChunkSize,
+            ),
+            hostile(
+                "chunk_size_17_digits",
+                chunked("10000000000000000\r\n"),
+                ChunkSizeOverflow,
+            ),
+            hostile(
+                "chunk_size_17_digits_leading_zeros",
+                chunked("00000000000000001\r\n"),
+                ChunkSizeOverflow,
+            ),
+            hostile(
+                "chunk_ext_too_long",
+                chunked(&format!("5;{}\r\n", "e".repeat(MAX_CHUNK_EXT_BYTES))),
+                ChunkExtTooLarge,
+            ),
+            hostile(
+                "chunk_data_not_followed_by_crlf",
+                chunked("5\r\nhelloXX"),
+                InvalidChunkTerminator,
+            ),
+            hostile(
+                "chunk_data_cr_without_lf",
+                chunked("5\r\nhello\rX"),
+                InvalidChunkTerminator,
+            ),
+            hostile(
+                "chunk_data_longer_than_size",
+                chunked("3\r\nhello\r\n"),
+                InvalidChunkTerminator,
+            ),
+            hostile(
+                "final_crlf_broken",
+                chunked("0\r\n\rX"),
+                InvalidChunkTerminator,
+            ),
+            hostile(
+                "trailer_bare_lf",
+                chunked("0\r\nX: 1\n\r\n"),
+                InvalidTrailer,
+            ),
+            hostile(
+                "trailer_cr_without_lf",
+                chunked("0\r\nX: 1\rY\r\n\r\n"),
+                InvalidTrailer,
+            ),
+            hostile(
+                "trailer_too_large",
+                chunked(&format!(
+                    "0\r\nX: {}\r\n\r\n",
+                    "t".repeat(MAX_TRAILER_BYTES)
+                )),
+                TrailerTooLarge,
+            ),
+            hostile(
+                "differing_content_lengths",
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc"[..],
+                ConflictingLength,
+            ),
+            hostile(
+                "differing_content_length_list",
+                with_length("3, 4"),
+                ConflictingLength,
+            ),
+            hostile(
+                "negative_content_length",
+                with_length("-3"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "plus_content_length",
+                with_length("+3"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "non_digit_content_length",
+                with_length("3a"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "hex_content_length",
+                with_length("0x3"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "empty_content_length",
+                with_length(""),
+                InvalidContentLength,
+            ),
+            hostile(
+                "empty_list_item_content_length",
+                with_length("3,,3"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "overflowing_content_length",
+                with_length("18446744073709551616"),
+                InvalidContentLength,
+            ),
+            hostile(
+                "switching_protocols",
+                &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"[..],
+                UnsupportedUpgrade,
+            ),
+            hostile(
+                "upgrade_after_continue",
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching\r\n\r\n"[..],
+                UnsupportedUpgrade,
+            ),
+            hostile("eof_inside_status_line", &b"HTTP/1.1 20"[..], Truncated),
+            hostile(
+                "eof_inside_headers",
+                &b"HTTP/1.1 200 OK\r\nContent-Le"[..],
+                Truncated,
+            ),
+            hostile(
+                "eof_after_continue",
+                &b"HTTP/1.1 100 Continue\r\n\r\n"[..],
+                Truncated,
+            ),
+            hostile(
+                "eof_inside_length_body",
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"[..],
+                Truncated,
+            ),
+            hostile(
+                "eof_right_after_length_head",
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"[..],
+                Truncated,
+            ),
+            hostile("eof_inside_chunk_size", chunked("ffffffffffff"), Truncated),
+            hostile(
+                "eof_inside_chunk_data",
+                chunked("ffffffffffffffff\r\nhel"),
+                Truncated,
+            ),
+            hostile("eof_inside_trailers", chunked("0\r\nX: 1\r\n"), Truncated),
+            hostile("eof_before_final_lf", chunked("0\r\n\r"), Truncated),
+            Hostile {
+                head_request: true,
+                ..hostile(
+                    "eof_inside_head_for_head_request",
+                    &b"HTTP/1.1 200 OK\r\n"[..],
+                    Truncated,
+                )
+            },
+        ]
+    }
+
+    #[test]
+    fn hostile_inputs_fail_with_their_specific_error() {
+        for case in hostile_cases() {
+            for piece in [case.input.len(), 1, 7] {
+                let (got, err) = read_loop(&case.input, piece, case.head_request, true);
+                assert!(got.is_empty(), "{}: completed {got:?}", case.name);
+                assert_eq!(err, Some(case.want), "{} in {piece}-byte reads", case.name);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut dec = ResponseDecoder::new();
+        let err = dec.decode(b"nonsense\r\n\r\n", None);
+        assert_eq!(err, Err(ParseError::InvalidHead));
+        assert_eq!(dec.decode(OK_2, None), Err(ParseError::InvalidHead));
+        assert_eq!(dec.finish_on_eof(), Err(ParseError::InvalidHead));
+    }
+
+    #[test]
+    fn head_is_consumed_only_when_complete_and_body_as_it_arrives() {
+        let head_len = CL_HELLO.len() - 5;
+        let mut dec = ResponseDecoder::new();
+        assert_eq!(
+            dec.decode(&CL_HELLO[..head_len - 1], None),
+            Ok(Status::Partial(0))
+        );
+        assert!(dec.head().is_none());
+        assert!(dec.in_progress());
+        let mut body = Vec::new();
+        let status = dec.decode(&CL_HELLO[..head_len + 3], Some(&mut body));
+        assert_eq!(status, Ok(Status::Partial(head_len + 3)));
+        assert_eq!((body.as_slice(), dec.body_bytes()), (&b"hel"[..], 3));
+        assert_eq!(dec.head().map(|h| h.framing), Some(Framing::Length(5)));
+        assert_eq!(
+            dec.decode(b"lo+next", Some(&mut body)),
+            Ok(Status::Complete(2))
+        );
+        assert_eq!((body.as_slice(), dec.body_bytes()), (&b"hello"[..], 5));
+        assert!(!dec.in_progress());
+    }
+
+    #[test]
+    fn decode_after_complete_without_reset_consumes_nothing() {
+        let mut dec = ResponseDecoder::new();
+        assert_eq!(dec.decode(OK_2, None), Ok(Status::Complete(OK_2.len())));
+        assert_eq!(dec.decode(OK_2, None), Ok(Status::Complete(0)));
+        assert_eq!(dec.finish_on_eof(), Ok(false));
+        assert_eq!(dec.head().map(|h| h.status), Some(200));
+        dec.reset(false);
+        assert!(dec.head().is_none());
+        assert_eq!(dec.body_bytes(), 0);
+    }
+
+    #[test]
+    fn eof_on_idle_connection_is_not_an_error() {
+        let mut dec = ResponseDecoder::new();
+        assert_eq!(dec.decode(b"", None), Ok(Status::Partial(0)));
+        assert!(!dec.in_progress());
+        assert_eq!(dec.finish_on_eof(), Ok(false));
+    }
+
+    #[test]
+    fn body_capture_is_capped_but_counting_is_not() {
+        let extra = 10;
+        let len = MAX_BODY_CAPTURE + extra;
+        let mut input = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+        input.resize(input.len() + len, b'b');
+        let mut dec = ResponseDecoder::new();
+        let mut body = Vec::new();
+        assert_eq!(
+            dec.decode(&input, Some(&mut body)),
+            Ok(Status::Complete(input.len()))
+        );
+        assert_eq!(body.len(), MAX_BODY_CAPTURE);
+        assert_eq!(dec.body_bytes(), len as u64);
+    }
+
+    /// A head past `HEAD_RESCAN_BYTES` trickling in must still be found, whichever read
+    /// its blank line straddles.
+    #[test]
+    fn large_head_in_small_reads_completes() {
+        let filler = "f".repeat(3 * HEAD_RESCAN_BYTES);
+        let input = format!("HTTP/1.1 200 OK\r\nX-Big: {filler}\r\nContent-Length: 2\r\n\r\nok");
+        let lf_only = input.replace("\r\n", "\n");
+        for input in [input, lf_only] {
+            for piece in [1, 2, 3, 4, 5, 4096, input.len()] {
+                let (got, err) = read_loop(input.as_bytes(), piece, false, false);
+                assert_eq!(err, None, "{piece}-byte reads");
+                assert_eq!(got.len(), 1, "{piece}-byte reads");
+                assert_eq!(got[0].body, b"ok");
+            }
+        }
+    }
+
+    #[test]
+    fn largest_chunk_size_parses() {
+        let mut dec = ResponseDecoder::new();
+        let input = chunked("FFFFFFFFFFFFFFFF;x\r\nabc");
+        assert_eq!(dec.decode(&input, None), Ok(Status::Partial(input.len())));
+        assert_eq!(dec.body_bytes(), 3);
+    }
+
+    #[test]
+    fn sixteen_pipelined_responses_in_one_buffer() {
+        let input = [OK_2, CHUNKED_HELLO].concat().repeat(8);
+        let (got, err) = read_loop(&input, input.len(), false, true);
+        assert_eq!(err, None);
+        assert_eq!(got.len(), 16);
+        assert!(got.iter().all(|g| g.head.keep_alive && !g.by_eof));
+    }
+
+    #[test]
+    fn error_names_are_unique_snake_case() {
+        use ParseError::*;
+        let all = [
+            InvalidHead,
+            HeadTooLarge,
+            TooManyHeaders,
+            InvalidContentLength,
+            ConflictingLength,
+            InvalidChunkSize,
+            ChunkSizeOverflow,
+            ChunkExtTooLarge,
+            InvalidChunkTerminator,
+            InvalidTrailer,
+            TrailerTooLarge,
+            UnsupportedUpgrade,
+            Truncated,
+        ];
+        let mut names: Vec<&str> = all.iter().map(ParseError::name).collect();
+        assert!(names
+            .iter()
+            .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(all.iter().all(|e| !e.to_string().is_empty()));
+    }
+
+    /// xorshift64*: a tiny deterministic generator so the mutation test is reproducible.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
+        const INTERESTING: &[u8] = b"\r\n\0 ;:,0fF9-\t";
+        let at = rng.below(input.len());
+        match rng.below(5) {
+            0 if !input.is_empty() => input[at] = rng.next() as u8,
+            1 if !input.is_empty() => input[at] = INTERESTING[rng.below(INTERESTING.len())],
+            2 => input.insert(at, INTERESTING[rng.below(INTERESTING.len())]),
+            3 => {
+                let end = (at + rng.below(8)).min(input.len());
+                input.drain(at..end);
+            }
+            _ => {
+                let end = (at + rng.below(16)).min(input.len());
+                let copy = input[at..end].to_vec();
+                input.splice(at..at, copy);
+            }
+        }
+    }
+
+    /// Mutated samples must never panic or over-consume (asserted inside `read_loop`),
+    /// and the read size must not change what is decoded.
+    #[test]
+    fn mutated_samples_decode_consistently() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let seeds: Vec<Vec<u8>> = SAMPLES.iter().map(|s| s.parts.concat()).collect();
+        for round in 0..4000 {
+            let mut input = seeds[rng.below(seeds.len())].clone();
+            for _ in 0..=rng.below(4) {
+                mutate(&mut rng, &mut input);
+            }
+            let head_request = rng.below(8) == 0;
+            let whole = read_loop(&input, input.len(), head_request, true);
+            let piece = 1 + rng.below(16);
+            let split = read_loop(&input, piece, head_request, true);
+            assert_eq!(
+                whole, split,
+                "round {round}, {piece}-byte reads of {input:?}"
+            );
+        }
     }
 }
