@@ -275,3 +275,11 @@ fn many_connections_in_parallel() {
         assert_eq!(client.join().unwrap(), REQUESTS);
     }
 }
+
+#[test]
+fn second_server_on_a_taken_port_fails_instead_of_sharing_it() {
+    let addr = server();
+    let again = ServeConfig { addr, threads: 1 };
+    let err = spawn(&again).expect_err("port is taken");
+    assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+}

@@ -71,6 +71,7 @@ type Worker = thread::JoinHandle<io::Result<()>>;
 /// Starts the first thread on `cfg.addr` to learn the real port, then the rest on that port.
 /// Returns once every thread is listening.
 fn start(cfg: &ServeConfig) -> io::Result<(SocketAddr, Vec<Worker>)> {
+    refuse_port_in_use(cfg.addr)?;
     let count = cfg.thread_count();
     let mut workers = Vec::with_capacity(count);
     let (first, addr) = start_worker(0, cfg.addr)?;
@@ -80,6 +81,17 @@ fn start(cfg: &ServeConfig) -> io::Result<(SocketAddr, Vec<Worker>)> {
         workers.push(worker);
     }
     Ok((addr, workers))
+}
+
+/// SO_REUSEPORT would let a second server silently share a port with the first; a plain bind
+/// (no reuseport) fails while any listener holds the port, so probe with one and let it go.
+fn refuse_port_in_use(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// Starts one server thread and waits until it is listening (or failed to).
