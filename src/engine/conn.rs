@@ -14,9 +14,9 @@ use super::worker::Worker;
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
 use crate::scenario::Wait;
 
-/// A connection's read buffer starts this small (10,000 idle connections stay cheap) ...
-pub const READ_BUF_MIN: usize = 2048;
-/// ... and doubles while reads fill it, up to this (it must hold a maximal response head).
+/// A connection's read buffer starts this small (10,000 connections stay cheap) ...
+pub const READ_BUF_MIN: usize = 512;
+/// ... and doubles whenever a read fills it, up to this (it must hold a maximal response head).
 pub const READ_BUF_MAX: usize = MAX_HEAD_BYTES + 4096;
 /// First pause after a failed connection attempt; doubles up to `RECONNECT_BACKOFF_MAX`.
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -65,6 +65,8 @@ struct Conn {
     /// Run-wide user index (spawn order, ramp membership).
     user: u64,
     rbuf: Vec<u8>,
+    /// The last read filled `rbuf`: grow it before the next.
+    grow_read_buffer: bool,
     wbuf: Vec<u8>,
     /// The response body, kept only for tasks whose expectations read it.
     body: Vec<u8>,
@@ -81,6 +83,7 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
     let mut conn = Conn {
         user,
         rbuf: Vec::with_capacity(READ_BUF_MIN),
+        grow_read_buffer: false,
         wbuf: Vec::new(),
         body: Vec::new(),
         inflight: VecDeque::with_capacity(w.plan.pipeline),
@@ -169,7 +172,7 @@ impl Conn {
             return Some(End::Stop);
         }
         let room = w.plan.pipeline - self.inflight.len();
-        if room == 0 {
+        if room < self.refill_at(w) {
             return None;
         }
         if self.inflight.is_empty() && !w.user_active(self.user, Instant::now()) {
@@ -178,6 +181,17 @@ impl Conn {
         match &w.pacer {
             None => self.fill_closed(w, room).await,
             Some(pacer) => self.fill_open(w, pacer, room).await,
+        }
+    }
+
+    /// Free pipeline slots worth a write: with depth K, refill once half the slots are
+    /// free (one write per K/2 responses, like a batch), a single slot at depth 1. The open
+    /// model sends whatever is due, so it refills from one free slot.
+    fn refill_at(&self, w: &Worker) -> usize {
+        if w.pacer.is_some() {
+            1
+        } else {
+            (w.plan.pipeline / 2).max(1)
         }
     }
 
@@ -277,6 +291,7 @@ impl Conn {
     /// Reads once (bounded by the oldest request's timeout) and accounts for every response
     /// completed by the bytes read.
     async fn receive(&mut self, w: &Worker, stream: &mut TcpStream) -> Result<(), End> {
+        let space = self.rbuf.capacity() - self.rbuf.len();
         let n = match self.read_some(w, stream).await {
             Ok(n) => n,
             Err(kind) => return Err(self.fail_inflight(w, kind)),
@@ -285,6 +300,8 @@ impl Conn {
             return Err(self.on_eof(w));
         }
         w.rec.borrow_mut().received(n);
+        // A full read means more is waiting: read more at a time from now on.
+        self.grow_read_buffer = n == space;
         let now = Instant::now();
         let mut pos = 0;
         let result = loop {
@@ -338,10 +355,11 @@ impl Conn {
         }
     }
 
-    /// Grows the read buffer when unconsumed bytes fill it.
+    /// Grows the read buffer when unconsumed bytes fill it or the last read filled it.
     fn make_room(&mut self) {
         let cap = self.rbuf.capacity();
-        if self.rbuf.len() == cap && cap < READ_BUF_MAX {
+        let full = self.rbuf.len() == cap || std::mem::take(&mut self.grow_read_buffer);
+        if full && cap < READ_BUF_MAX {
             self.rbuf.reserve_exact((cap * 2).min(READ_BUF_MAX) - cap);
         }
     }
