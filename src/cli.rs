@@ -102,6 +102,15 @@ pub struct RunArgs {
     /// Write machine-readable results to FILE
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write Locust-compatible CSV: PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: per-task rows in the history file too, not only the aggregate
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
+    /// Write a self-contained HTML report with charts to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -187,6 +196,11 @@ impl RunArgs {
 }
 
 fn run_load(args: RunArgs) -> Result<ExitCode> {
+    let outputs = Outputs {
+        csv: args.csv.clone(),
+        csv_full_history: args.csv_full_history,
+        html: args.html.clone(),
+    };
     let plan = Plan::build(args.into_input()?, &available_cores())?;
     let mut notes = plan.notes.clone();
     notes.extend(raise_fd_limit(plan.load.connections()));
@@ -198,11 +212,31 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
     install_ctrl_c(stop.clone())?;
     let results = coordinator::run(plan.clone(), stop);
     print!("{}", report::text::render(&results));
-    if let Some(path) = &plan.json {
-        report::json::write(&results, path)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_reports(&results, &outputs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Report files asked for besides the summary on stdout.
+struct Outputs {
+    csv: Option<PathBuf>,
+    csv_full_history: bool,
+    html: Option<PathBuf>,
+}
+
+/// Writes every report asked for, even after Ctrl-C or against a dead target.
+fn write_reports(results: &coordinator::Results, out: &Outputs) -> Result<()> {
+    let written = |path: &std::path::Path| format!("writing {}", path.display());
+    if let Some(path) = &results.plan.json {
+        report::json::write(results, path).with_context(|| written(path))?;
+    }
+    if let Some(prefix) = &out.csv {
+        report::csv::write(results, prefix, out.csv_full_history)
+            .with_context(|| written(prefix))?;
+    }
+    if let Some(path) = &out.html {
+        report::html::write(results, path).with_context(|| written(path))?;
+    }
+    Ok(())
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.
