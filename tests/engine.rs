@@ -451,3 +451,13 @@ fn pipelined_requests_behind_a_failure_are_unanswered() {
         assert_eq!(uint(&r, "connections_opened"), CONNECTIONS, "{r:#}");
     }
 }
+
+#[test]
+fn dead_target_with_a_request_count_ends_instead_of_retrying_forever() {
+    let _g = shared();
+    let addr = dead_port();
+    let (report, out) = run_blast(&["-n", "20", "-u", "4", "-c", "1", &url(addr, "/")]);
+    assert!(out.status.success());
+    assert_eq!(uint(&report, "requests"), 0);
+    assert_eq!(errors_of(&report, "connect_refused"), 20, "{report:#}");
+}

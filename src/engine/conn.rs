@@ -102,6 +102,9 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
             Ok(s) => s,
             Err(kind) => {
                 w.rec.borrow_mut().connection_error(kind);
+                // With --requests, a failed attempt uses up a request: a dead target must
+                // end the run, not retry forever.
+                w.take_budget(1);
                 monoio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                 continue;
