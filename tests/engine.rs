@@ -461,3 +461,41 @@ fn dead_target_with_a_request_count_ends_instead_of_retrying_forever() {
     assert_eq!(uint(&report, "requests"), 0);
     assert_eq!(errors_of(&report, "connect_refused"), 20, "{report:#}");
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_still_writes_the_report() {
+    let _g = shared();
+    let target = fast_target();
+    let json = std::env::temp_dir().join(format!("blast-sigint-{}.json", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["-d", "60s", "-u", "4", "-c", "1", "--quiet", "--json"])
+        .arg(&json)
+        .arg(url(target, "/health"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "blast ignored Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["interrupted"], true);
+    assert!(uint(&report, "requests") > 0);
+    assert!(report["duration_s"].as_f64().unwrap() < 10.0, "{report:#}");
+}

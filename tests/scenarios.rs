@@ -137,3 +137,22 @@ fn a_bad_scenario_file_stops_before_traffic_with_its_position() {
     assert!(stderr.contains("bogus"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_from_csv_sends_data_rows_the_model_api_accepts() {
+    let _g = shared();
+    let host = url(fast_target(), "");
+    let r = run_scenario(
+        "scenarios/predict-from-csv.toml",
+        &host,
+        &["--users", "100", "-d", "2s"],
+    );
+    let row = task(&r, "predict-row");
+    assert!(count(row, "requests") > 150, "{row}");
+    assert_eq!(count(row, "failures"), 0, "{row}");
+    assert_eq!(
+        count(task(&r, "explain"), "requests"),
+        0,
+        "weight 0 is never sent"
+    );
+}
