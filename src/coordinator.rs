@@ -41,6 +41,33 @@ pub struct Second {
 }
 
 impl Second {
+    /// The second ending `elapsed_s` into the run, from the interval's merged snapshots and
+    /// the running totals.
+    pub fn new(
+        elapsed_s: f64,
+        interval_s: f64,
+        unix_s: u64,
+        users: u64,
+        interval: &Merged,
+        totals: &Merged,
+    ) -> Self {
+        let tasks = interval
+            .tasks
+            .iter()
+            .zip(&totals.tasks)
+            .map(|(i, t)| Point::new(i, t))
+            .collect();
+        Second {
+            elapsed_s,
+            interval_s,
+            unix_s,
+            users,
+            errors: interval.errors_total(),
+            tasks,
+            total: Point::new(&interval.aggregate(), &totals.aggregate()),
+        }
+    }
+
     /// Requests per second in this interval.
     pub fn rps(&self) -> f64 {
         rate(self.total.requests, self.interval_s)
@@ -215,22 +242,14 @@ impl Collector {
         let now = Instant::now();
         let elapsed_s = now.duration_since(self.start).as_secs_f64();
         let before = self.timeline.last().map_or(0.0, |s| s.elapsed_s);
-        let tasks = self
-            .interval
-            .tasks
-            .iter()
-            .zip(&self.totals.tasks)
-            .map(|(i, t)| Point::new(i, t))
-            .collect();
-        let second = Second {
+        let second = Second::new(
             elapsed_s,
-            interval_s: elapsed_s - before,
-            unix_s: unix_now(),
-            users: self.users.iter().sum(),
-            errors: self.interval.errors_total(),
-            tasks,
-            total: Point::new(&self.interval.aggregate(), &self.totals.aggregate()),
-        };
+            elapsed_s - before,
+            unix_now(),
+            self.users.iter().sum(),
+            &self.interval,
+            &self.totals,
+        );
         self.live.show(&second, self.plan.duration);
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());

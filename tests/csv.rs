@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use blast::coordinator::{Results, Second};
 use blast::plan::{Plan, PlanInput, TaskInfo};
 use blast::report::csv::{self as report, with_suffix};
-use blast::stats::{Merged, Point, Recorder, REPORT_PERCENTILES};
+use blast::stats::{Merged, Recorder, REPORT_PERCENTILES};
 
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -125,20 +125,14 @@ fn results() -> Results {
         let mut interval = Merged::new(TASKS.len());
         interval.add(&snap);
         totals.add(&snap);
-        timeline.push(Second {
-            elapsed_s: (i + 1) as f64,
-            interval_s: *interval_s,
-            unix_s: START_UNIX_S + 1 + i as u64,
-            users: *users,
-            errors: interval.errors_total(),
-            tasks: interval
-                .tasks
-                .iter()
-                .zip(&totals.tasks)
-                .map(|(a, b)| Point::new(a, b))
-                .collect(),
-            total: Point::new(&interval.aggregate(), &totals.aggregate()),
-        });
+        timeline.push(Second::new(
+            (i + 1) as f64,
+            *interval_s,
+            START_UNIX_S + 1 + i as u64,
+            *users,
+            &interval,
+            &totals,
+        ));
     }
     Results {
         plan: Arc::new(plan),

@@ -11,7 +11,7 @@ use blast::coordinator::{Results, Second};
 use blast::engine::DriverUsed;
 use blast::plan::{Plan, PlanInput, TaskInfo};
 use blast::report::html;
-use blast::stats::{Merged, Point, Recorder};
+use blast::stats::{Merged, Recorder};
 
 const TARGET: &str = "http://127.0.0.1:9/x";
 const SECONDS: u64 = 10;
@@ -84,20 +84,14 @@ fn results(seconds: u64) -> Results {
 }
 
 fn second(s: u64, users: &u64, interval: &Merged, totals: &Merged) -> Second {
-    Second {
-        elapsed_s: (s + 1) as f64,
-        interval_s: 1.0,
-        unix_s: 1_700_000_000 + s,
-        users: *users,
-        errors: interval.errors_total(),
-        tasks: interval
-            .tasks
-            .iter()
-            .zip(&totals.tasks)
-            .map(|(i, t)| Point::new(i, t))
-            .collect(),
-        total: Point::new(&interval.aggregate(), &totals.aggregate()),
-    }
+    Second::new(
+        (s + 1) as f64,
+        1.0,
+        1_700_000_000 + s,
+        *users,
+        interval,
+        totals,
+    )
 }
 
 #[test]
