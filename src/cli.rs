@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// Write a self-contained HTML report with charts to FILE
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// A condition the run must meet, else exit code 1: 'p99<250ms', 'failures<1%',
+    /// 'rps>=500', 'task:NAME:p95<100ms' (repeatable)
+    #[arg(long = "fail-on", value_name = "GATE", value_parser = report::gates::parse)]
+    pub fail_on: Vec<report::gates::Gate>,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -201,6 +205,7 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
         csv_full_history: args.csv_full_history,
         html: args.html.clone(),
     };
+    let gates = args.fail_on.clone();
     let plan = Plan::build(args.into_input()?, &available_cores())?;
     let mut notes = plan.notes.clone();
     notes.extend(raise_fd_limit(plan.load.connections()));
@@ -213,7 +218,15 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
     let results = coordinator::run(plan.clone(), stop);
     print!("{}", report::text::render(&results));
     write_reports(&results, &outputs)?;
-    Ok(ExitCode::SUCCESS)
+    let breaches = report::gates::check(&gates, &results);
+    for b in &breaches {
+        eprintln!("blast: {b}");
+    }
+    Ok(if breaches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Report files asked for besides the summary on stdout.

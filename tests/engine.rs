@@ -499,3 +499,40 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
     assert!(uint(&report, "requests") > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 10.0, "{report:#}");
 }
+
+#[test]
+fn fail_on_gates_pass_breach_and_reject_malformed_expressions() {
+    let _g = shared();
+    let target = url(fast_target(), "/health");
+    let base = ["-n", "300", "-u", "4", "-c", "1"];
+    let run = |gates: &[&str]| {
+        let mut args: Vec<&str> = base.to_vec();
+        for g in gates {
+            args.extend(["--fail-on", g]);
+        }
+        args.push(&target);
+        run_blast(&args).1
+    };
+    let pass = run(&["p99<10s", "failures<1%", "rps>=1"]);
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
+    let breach = run(&["p50<1us", "rps>=1", "task:/health:rps>=100000000"]);
+    assert_eq!(breach.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&breach.stderr);
+    assert!(stderr.contains("gate failed: p50<1us"), "{stderr}");
+    assert!(
+        stderr.contains("gate failed: task:/health:rps>=100000000"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("gate failed: rps>=1"), "{stderr}");
+    let malformed = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["--fail-on", "p99 fast", &target])
+        .output()
+        .unwrap();
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("invalid gate"));
+}

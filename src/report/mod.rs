@@ -1,6 +1,7 @@
 //! Reports: what a finished run leaves behind. Each format reads the merged `Results`;
 //! none of them touches the engine.
 pub mod csv;
+pub mod gates;
 pub mod html;
 pub mod json;
 pub mod text;
