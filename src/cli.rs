@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::plan::{DriverChoice, Plan, PlanInput};
-use crate::{coordinator, report, scenario, serve};
+use crate::{coordinator, merge, report, scenario, serve};
 
 /// File descriptors kept for everything but connections (stdio, ring, channels, reports).
 pub const SPARE_FDS: u64 = 64;
@@ -34,6 +34,61 @@ pub struct Cli {
 pub enum Command {
     /// Serve a built-in model API (GET /health, POST /predict) to load-test against.
     Serve(ServeArgs),
+    /// Render a saved run again (`run.json`), or list past runs (`history.csv --markdown`).
+    Report(ReportCmd),
+    /// Combine the JSON reports of sharded runs into one, exactly.
+    Merge(MergeCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportCmd {
+    /// A `--json` report, or with --markdown a `--history` CSV
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the last runs of a --history CSV as a Markdown table, newest first
+    #[arg(long)]
+    pub markdown: bool,
+    /// With --markdown: how many runs
+    #[arg(long, default_value_t = report::history::DEFAULT_LAST, requires = "markdown")]
+    pub last: usize,
+    #[command(flatten)]
+    pub outputs: ReportArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeCmd {
+    /// The shards' `--json` reports
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub outputs: ReportArgs,
+}
+
+/// What a finished run leaves behind: shared by a run, `report` and `merge`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    /// Write machine-readable results to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write Locust-compatible CSV: PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: per-task rows in the history file too, not only the aggregate
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
+    /// Write a self-contained HTML report with charts to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Append one row for this run to a CSV that grows across runs
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// A label for this run in --history (a git commit, a server build)
+    #[arg(long, requires = "history")]
+    pub label: Option<String>,
+    /// A condition the run must meet, else exit code 1: 'p99<250ms', 'failures<1%',
+    /// 'rps>=500', 'task:NAME:p95<100ms' (repeatable)
+    #[arg(long = "fail-on", value_name = "GATE", value_parser = report::gates::parse)]
+    pub fail_on: Vec<report::gates::Gate>,
 }
 
 #[derive(Args, Debug)]
@@ -99,22 +154,14 @@ pub struct RunArgs {
     /// I/O driver: io_uring with epoll fallback (auto), io_uring only, or epoll only
     #[arg(long, value_enum, default_value = "auto")]
     pub driver: DriverChoice,
-    /// Write machine-readable results to FILE
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Write Locust-compatible CSV: PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv
-    #[arg(long, value_name = "PREFIX")]
-    pub csv: Option<PathBuf>,
-    /// With --csv: per-task rows in the history file too, not only the aggregate
-    #[arg(long, requires = "csv")]
-    pub csv_full_history: bool,
-    /// Write a self-contained HTML report with charts to FILE
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// A condition the run must meet, else exit code 1: 'p99<250ms', 'failures<1%',
-    /// 'rps>=500', 'task:NAME:p95<100ms' (repeatable)
-    #[arg(long = "fail-on", value_name = "GATE", value_parser = report::gates::parse)]
-    pub fail_on: Vec<report::gates::Gate>,
+    /// Shard I of N (0-based): run this process's share of the plan; see `blast merge`
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Wait until this instant before starting (RFC 3339 or unix seconds), so shards start together
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    #[command(flatten)]
+    pub outputs: ReportArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -128,11 +175,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 1m, 250ms)"))
 }
 
+/// `--start-at`: RFC 3339 (`2026-11-25T15:00:00Z`) or unix seconds (`1764082800`).
+pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        let since = Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())?;
+        return Ok(SystemTime::UNIX_EPOCH + since);
+    }
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{e} (try 2026-11-25T15:00:00Z or unix seconds)"))
+}
+
 /// Parses flags and runs; errors here are usage or setup errors (exit code 2).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(a)) => run_serve(&a).map(|()| ExitCode::SUCCESS),
+        Some(Command::Report(a)) => run_report(&a),
+        Some(Command::Merge(a)) => run_merge(&a),
         None => run_load(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -193,32 +252,60 @@ impl RunArgs {
             headers: self.headers,
             body,
             driver: Some(self.driver),
-            json: self.json,
+            shard: self.shard,
             quiet: self.quiet,
         })
     }
 }
 
 fn run_load(args: RunArgs) -> Result<ExitCode> {
-    let outputs = Outputs {
-        csv: args.csv.clone(),
-        csv_full_history: args.csv_full_history,
-        html: args.html.clone(),
-    };
-    let gates = args.fail_on.clone();
+    let outputs = args.outputs.clone();
+    let start_at = args.start_at;
     let plan = Plan::build(args.into_input()?, &available_cores())?;
     let mut notes = plan.notes.clone();
     notes.extend(raise_fd_limit(plan.load.connections()));
-    let plan = Arc::new(Plan { notes, ..plan });
-    for note in &plan.notes {
+    for note in &notes {
         eprintln!("blast: {note}");
     }
     let stop = Arc::new(AtomicBool::new(false));
     install_ctrl_c(stop.clone())?;
+    if let Some(at) = start_at {
+        notes.push(wait_until(at, &stop));
+    }
+    let plan = Arc::new(Plan { notes, ..plan });
     let results = coordinator::run(plan.clone(), stop);
-    print!("{}", report::text::render(&results));
-    write_reports(&results, &outputs)?;
-    let breaches = report::gates::check(&gates, &results);
+    finish(&results, &outputs)
+}
+
+fn run_report(a: &ReportCmd) -> Result<ExitCode> {
+    if a.markdown {
+        print!("{}", report::history::markdown(&a.file, a.last)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results =
+        report::saved::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    finish(&results, &a.outputs)
+}
+
+fn run_merge(a: &MergeCmd) -> Result<ExitCode> {
+    let shards = a
+        .files
+        .iter()
+        .map(|f| report::saved::read(f).with_context(|| format!("reading {}", f.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = merge::merge(shards, &a.files)?;
+    for w in &merged.warnings {
+        eprintln!("blast: warning: {w}");
+    }
+    finish(&merged.results, &a.outputs)
+}
+
+/// Prints the summary, writes every report asked for (even after Ctrl-C or against a dead
+/// target), then checks the gates: a breach is exit code 1.
+fn finish(results: &coordinator::Results, out: &ReportArgs) -> Result<ExitCode> {
+    print!("{}", report::text::render(results));
+    write_reports(results, out)?;
+    let breaches = report::gates::check(&out.fail_on, results);
     for b in &breaches {
         eprintln!("blast: {b}");
     }
@@ -229,17 +316,9 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
     })
 }
 
-/// Report files asked for besides the summary on stdout.
-struct Outputs {
-    csv: Option<PathBuf>,
-    csv_full_history: bool,
-    html: Option<PathBuf>,
-}
-
-/// Writes every report asked for, even after Ctrl-C or against a dead target.
-fn write_reports(results: &coordinator::Results, out: &Outputs) -> Result<()> {
+fn write_reports(results: &coordinator::Results, out: &ReportArgs) -> Result<()> {
     let written = |path: &std::path::Path| format!("writing {}", path.display());
-    if let Some(path) = &results.plan.json {
+    if let Some(path) = &out.json {
         report::json::write(results, path).with_context(|| written(path))?;
     }
     if let Some(prefix) = &out.csv {
@@ -248,6 +327,10 @@ fn write_reports(results: &coordinator::Results, out: &Outputs) -> Result<()> {
     }
     if let Some(path) = &out.html {
         report::html::write(results, path).with_context(|| written(path))?;
+    }
+    if let Some(path) = &out.history {
+        report::history::append(results, path, out.label.as_deref())
+            .with_context(|| written(path))?;
     }
     Ok(())
 }
@@ -262,6 +345,31 @@ fn raise_fd_limit(connections: u64) -> Option<String> {
              connections beyond it will fail (raise the hard limit: ulimit -Hn)"
         )
     })
+}
+
+/// Longest nap while waiting for `--start-at`, so Ctrl-C stays responsive.
+const START_AT_POLL: Duration = Duration::from_millis(50);
+
+/// Sleeps until `at` (or Ctrl-C); returns the note saying how far off the start was, which
+/// `blast merge` uses to show how well shards started together.
+fn wait_until(at: SystemTime, stop: &AtomicBool) -> String {
+    if let Ok(ahead) = at.duration_since(SystemTime::now()) {
+        eprintln!(
+            "blast: waiting {} for --start-at",
+            humantime::format_duration(Duration::from_secs(ahead.as_secs()))
+        );
+    }
+    while !stop.load(Ordering::Relaxed) {
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if !left.is_zero() => std::thread::sleep(left.min(START_AT_POLL)),
+            _ => break,
+        }
+    }
+    let off_ms = match SystemTime::now().duration_since(at) {
+        Ok(late) => late.as_secs_f64() * 1000.0,
+        Err(early) => -early.duration().as_secs_f64() * 1000.0,
+    };
+    format!("started {off_ms:.1} ms after --start-at")
 }
 
 /// First Ctrl-C: stop the run and still report. Second: exit at once.

@@ -12,7 +12,8 @@ use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
 use crate::plan::Plan;
-use crate::stats::{Merged, Point, Snapshot};
+use crate::plan::PlanInfo;
+use crate::stats::{aggregate, Compact, Merged, Point, Snapshot, TaskStats};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -38,33 +39,49 @@ pub struct Second {
     pub tasks: Vec<Point>,
     /// Every task together.
     pub total: Point,
+    /// Per task, the interval's counts and histogram as saved, so a saved report can be
+    /// re-rendered or merged with other shards' exactly.
+    pub interval: Vec<Compact>,
+}
+
+/// When a second ended and who was running then.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clock {
+    pub elapsed_s: f64,
+    pub interval_s: f64,
+    pub unix_s: u64,
+    pub users: u64,
+    pub errors: u64,
 }
 
 impl Second {
-    /// The second ending `elapsed_s` into the run, from the interval's merged snapshots and
-    /// the running totals.
-    pub fn new(
-        elapsed_s: f64,
-        interval_s: f64,
-        unix_s: u64,
-        users: u64,
-        interval: &Merged,
-        totals: &Merged,
-    ) -> Self {
+    /// The second at `clock`, from each task's stats in the interval and its running totals.
+    pub fn new(clock: Clock, interval: &[TaskStats], totals: &[TaskStats]) -> Self {
         let tasks = interval
-            .tasks
             .iter()
-            .zip(&totals.tasks)
+            .zip(totals)
             .map(|(i, t)| Point::new(i, t))
             .collect();
         Second {
-            elapsed_s,
-            interval_s,
-            unix_s,
-            users,
-            errors: interval.errors_total(),
+            elapsed_s: clock.elapsed_s,
+            interval_s: clock.interval_s,
+            unix_s: clock.unix_s,
+            users: clock.users,
+            errors: clock.errors,
             tasks,
-            total: Point::new(&interval.aggregate(), &totals.aggregate()),
+            total: Point::new(&aggregate(interval), &aggregate(totals)),
+            interval: interval.iter().map(Compact::of).collect(),
+        }
+    }
+
+    /// When this second ended and who was running.
+    pub fn clock(&self) -> Clock {
+        Clock {
+            elapsed_s: self.elapsed_s,
+            interval_s: self.interval_s,
+            unix_s: self.unix_s,
+            users: self.users,
+            errors: self.errors,
         }
     }
 
@@ -86,13 +103,15 @@ fn rate(n: u64, secs: f64) -> f64 {
     }
 }
 
-/// Everything a report needs.
+/// Everything a report needs; plain data, so a saved report can be read back into it.
+#[derive(Clone, Debug)]
 pub struct Results {
-    pub plan: Arc<Plan>,
+    pub plan: PlanInfo,
     pub totals: Merged,
     pub elapsed: Duration,
     pub started_at: SystemTime,
-    pub drivers: Vec<DriverUsed>,
+    /// The driver(s) that ran, e.g. "io_uring" or "io_uring, epoll" if workers differed.
+    pub driver: String,
     pub worker_failures: Vec<String>,
     pub timeline: Vec<Second>,
     /// Stopped early by Ctrl-C.
@@ -100,15 +119,21 @@ pub struct Results {
 }
 
 impl Results {
-    /// The driver(s) that ran, e.g. "io_uring" or "io_uring, epoll" if workers differed.
+    /// The driver(s) that ran.
     pub fn driver_names(&self) -> String {
-        let mut names: Vec<&str> = self.drivers.iter().map(|d| d.name()).collect();
-        names.dedup();
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        }
+        self.driver.clone()
+    }
+}
+
+/// "io_uring", or "io_uring, epoll" if workers differed; "none" if no worker started.
+pub fn driver_names(drivers: &[DriverUsed]) -> String {
+    let mut names: Vec<&str> = drivers.iter().map(|d| d.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -242,14 +267,14 @@ impl Collector {
         let now = Instant::now();
         let elapsed_s = now.duration_since(self.start).as_secs_f64();
         let before = self.timeline.last().map_or(0.0, |s| s.elapsed_s);
-        let second = Second::new(
+        let clock = Clock {
             elapsed_s,
-            elapsed_s - before,
-            unix_now(),
-            self.users.iter().sum(),
-            &self.interval,
-            &self.totals,
-        );
+            interval_s: elapsed_s - before,
+            unix_s: unix_now(),
+            users: self.users.iter().sum(),
+            errors: self.interval.errors_total(),
+        };
+        let second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
         self.live.show(&second, self.plan.duration);
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());
@@ -259,10 +284,10 @@ impl Collector {
         let ended = self.ended.unwrap_or_else(Instant::now);
         Results {
             elapsed: ended.duration_since(self.start),
-            plan: self.plan,
+            plan: self.plan.info(),
             totals: self.totals,
             started_at: self.started_at,
-            drivers: self.drivers,
+            driver: driver_names(&self.drivers),
             worker_failures: self.failures,
             timeline: self.timeline,
             interrupted,

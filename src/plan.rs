@@ -1,13 +1,13 @@
 //! The `Plan`: every flag and scenario setting, validated and resolved into one immutable
 //! value before any thread starts. Workers only execute it; reports describe it.
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::schedule::Ramp;
 use crate::http;
 use crate::scenario::{Scenario, StageTarget, Wait};
+use crate::shard::Shard;
 use crate::target::{Target, TargetError};
 
 /// Run length when neither a duration nor a request count is given (as wrk).
@@ -19,7 +19,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_PIPELINE: usize = 1024;
 
 /// Which I/O driver workers run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DriverChoice {
     /// io_uring, falling back to epoll where the kernel or a sandbox refuses it.
@@ -31,7 +33,8 @@ pub enum DriverChoice {
 }
 
 /// When requests are sent.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
 pub enum Load {
     /// `users` connections, each sending its next request when the last completes.
     Closed { users: u64 },
@@ -50,7 +53,7 @@ impl Load {
 }
 
 /// A report row: requests of one method and name.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskInfo {
     pub method: String,
     pub name: String,
@@ -72,12 +75,13 @@ pub struct PlanInput {
     pub headers: Vec<String>,
     pub body: Option<Vec<u8>>,
     pub driver: Option<DriverChoice>,
-    pub json: Option<PathBuf>,
     pub quiet: bool,
     /// Users started per second (closed model); None starts them all at once.
     pub spawn_rate: Option<f64>,
     /// Tasks, think time and load shape; flags above override its settings.
     pub scenario: Option<Arc<Scenario>>,
+    /// This process's part of a sharded run; None runs the whole plan.
+    pub shard: Option<Shard>,
 }
 
 /// The validated run.
@@ -106,10 +110,74 @@ pub struct Plan {
     pub spawn_rate: Option<f64>,
     /// Stages: the users (closed) or total rate (open) level over time.
     pub ramp: Option<Ramp>,
-    pub json: Option<PathBuf>,
     pub quiet: bool,
     /// Adjustments the user should hear about (fewer cores than asked, and so on).
     pub notes: Vec<String>,
+    /// The part of a sharded run this process runs (`Shard::WHOLE` when unsharded): users,
+    /// rate and request budget above are already this shard's.
+    pub shard: Shard,
+}
+
+/// What a report says about the plan that ran: plain data, saved in the JSON report and read
+/// back by `blast report` and `blast merge`, so reports never need the live `Plan`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanInfo {
+    pub url: String,
+    pub method: String,
+    /// The scenario file's path, for a scenario run.
+    pub scenario: Option<String>,
+    pub tasks: Vec<TaskInfo>,
+    pub workers: usize,
+    /// Connections on the first worker (the others have this many or one fewer).
+    pub users_per_worker: u64,
+    pub load: Load,
+    pub pipeline: usize,
+    #[serde(with = "secs::option")]
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    pub driver: DriverChoice,
+    pub spawn_rate: Option<f64>,
+    /// The load follows the scenario's stages.
+    pub stages: bool,
+    pub notes: Vec<String>,
+    /// This process's part of a sharded run (`--shard I/N`); None for a whole run.
+    pub shard: Option<Shard>,
+    /// The blast version that ran it.
+    pub version: String,
+}
+
+/// Durations as seconds (a float) in saved reports.
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            Option::<f64>::deserialize(d)?
+                .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
 }
 
 /// One worker's part of the plan.
@@ -174,7 +242,9 @@ impl Plan {
         let url = input.url.as_deref().ok_or(PlanError::MissingUrl)?;
         let target = Target::resolve(url)?;
         let mut notes = Vec::new();
+        let shard = input.shard.unwrap_or(Shard::WHOLE);
         let (load, ramp) = load_model(&input)?;
+        let (load, ramp) = shard_load(load, ramp, shard)?;
         let pipeline = positive(input.pipeline.unwrap_or(1), "--pipeline")?;
         if pipeline > MAX_PIPELINE {
             return Err(PlanError::PipelineTooDeep(pipeline));
@@ -190,6 +260,8 @@ impl Plan {
         let requests = input
             .requests
             .map(|n| positive(n, "--requests"))
+            .transpose()?
+            .map(|n| positive(shard.part(n), "this shard's share of --requests"))
             .transpose()?;
         let duration = match (input.duration, requests) {
             (None, None) => Some(
@@ -226,10 +298,10 @@ impl Plan {
             wait,
             spawn_rate: input.spawn_rate,
             ramp,
-            json: input.json,
             quiet: input.quiet,
             notes,
             target,
+            shard,
         })
     }
 
@@ -251,9 +323,35 @@ impl Plan {
     }
 
     /// The run-wide index of worker `worker`'s `j`-th user. Users interleave across
-    /// workers so a ramp or spawn rate loads every core evenly.
+    /// workers (and shards) so a ramp or spawn rate loads every core evenly.
     pub fn global_user(&self, worker: usize, j: u64) -> u64 {
-        j * self.workers as u64 + worker as u64
+        self.shard.global(j * self.workers as u64 + worker as u64)
+    }
+
+    /// What reports say about this plan.
+    pub fn info(&self) -> PlanInfo {
+        PlanInfo {
+            url: self.target.url.clone(),
+            method: self.method.clone(),
+            scenario: self
+                .scenario
+                .as_ref()
+                .map(|s| s.source.display().to_string()),
+            tasks: self.tasks.clone(),
+            workers: self.workers,
+            users_per_worker: self.share(0).users,
+            load: self.load.clone(),
+            pipeline: self.pipeline,
+            duration: self.duration,
+            requests: self.requests,
+            timeout: self.timeout,
+            driver: self.driver,
+            spawn_rate: self.spawn_rate,
+            stages: self.ramp.is_some(),
+            notes: self.notes.clone(),
+            shard: (self.shard != Shard::WHOLE).then_some(self.shard),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
     }
 
     /// True when HEAD is sent: responses carry no body whatever their headers say.
@@ -312,6 +410,32 @@ fn load_model(input: &PlanInput) -> Result<(Load, Option<Ramp>), PlanError> {
             Ok((Load::Open { rate, conns: users }, rate_ramp))
         }
         Some(rate) => Err(PlanError::BadRate(rate)),
+    }
+}
+
+/// This shard's part of the load. A users ramp stays whole: users are numbered run-wide
+/// (`Plan::global_user`), so each shard runs exactly its own users of every level. A rate ramp
+/// is scaled down, each shard sending its fraction of every moment's rate.
+fn shard_load(
+    load: Load,
+    ramp: Option<Ramp>,
+    shard: Shard,
+) -> Result<(Load, Option<Ramp>), PlanError> {
+    if shard == Shard::WHOLE {
+        return Ok((load, ramp));
+    }
+    let share = 1.0 / shard.count as f64;
+    match load {
+        Load::Closed { users } => {
+            let users = positive(shard.part(users), "this shard's share of --users")?;
+            Ok((Load::Closed { users }, ramp))
+        }
+        Load::Open { rate, conns } => {
+            let conns = positive(shard.part(conns), "this shard's share of --users")?;
+            let rate = rate * share;
+            let ramp = ramp.map(|r| r.scaled(share));
+            Ok((Load::Open { rate, conns }, ramp))
+        }
     }
 }
 

@@ -2,10 +2,9 @@
 //! Locust writes it, row order, and numbers that are those recorded. A `Results` is built by
 //! hand from `Recorder` snapshots, so no socket or worker is involved.
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use blast::coordinator::{Results, Second};
+use blast::coordinator::{Clock, Results, Second};
 use blast::plan::{Plan, PlanInput, TaskInfo};
 use blast::report::csv::{self as report, with_suffix};
 use blast::stats::{Merged, Recorder, REPORT_PERCENTILES};
@@ -125,21 +124,21 @@ fn results() -> Results {
         let mut interval = Merged::new(TASKS.len());
         interval.add(&snap);
         totals.add(&snap);
-        timeline.push(Second::new(
-            (i + 1) as f64,
-            *interval_s,
-            START_UNIX_S + 1 + i as u64,
-            *users,
-            &interval,
-            &totals,
-        ));
+        let clock = Clock {
+            elapsed_s: (i + 1) as f64,
+            interval_s: *interval_s,
+            unix_s: START_UNIX_S + 1 + i as u64,
+            users: *users,
+            errors: interval.errors_total(),
+        };
+        timeline.push(Second::new(clock, &interval.tasks, &totals.tasks));
     }
     Results {
-        plan: Arc::new(plan),
+        plan: plan.info(),
         totals,
         elapsed: ELAPSED,
         started_at: UNIX_EPOCH + Duration::from_secs(START_UNIX_S),
-        drivers: Vec::new(),
+        driver: "none".to_owned(),
         worker_failures: Vec::new(),
         timeline,
         interrupted: false,

@@ -4,10 +4,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use blast::coordinator::{Results, Second};
+use blast::coordinator::{Clock, Results, Second};
 use blast::engine::DriverUsed;
 use blast::plan::{Plan, PlanInput, TaskInfo};
 use blast::report::html;
@@ -72,11 +71,11 @@ fn results(seconds: u64) -> Results {
         timeline.push(second(s, &snap.users, &interval, &totals));
     }
     Results {
-        plan: Arc::new(plan),
+        plan: plan.info(),
         totals,
         elapsed: Duration::from_secs(seconds),
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        drivers: vec![DriverUsed::IoUring],
+        driver: DriverUsed::IoUring.name().to_owned(),
         worker_failures: Vec::new(),
         timeline,
         interrupted: false,
@@ -84,14 +83,14 @@ fn results(seconds: u64) -> Results {
 }
 
 fn second(s: u64, users: &u64, interval: &Merged, totals: &Merged) -> Second {
-    Second::new(
-        (s + 1) as f64,
-        1.0,
-        1_700_000_000 + s,
-        *users,
-        interval,
-        totals,
-    )
+    let clock = Clock {
+        elapsed_s: (s + 1) as f64,
+        interval_s: 1.0,
+        unix_s: 1_700_000_000 + s,
+        users: *users,
+        errors: interval.errors_total(),
+    };
+    Second::new(clock, &interval.tasks, &totals.tasks)
 }
 
 #[test]

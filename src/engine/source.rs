@@ -37,7 +37,7 @@ impl Source {
                 head: plan.is_head(),
             },
             Some(s) => Source::Scenario {
-                renderer: Box::new(Renderer::new(s, worker)),
+                renderer: Box::new(Renderer::for_shard(s, worker, plan.shard)),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
             },

@@ -11,7 +11,7 @@ use clap::ValueEnum as _;
 use super::text::per_second;
 use super::LatencySummary;
 use crate::coordinator::Results;
-use crate::plan::{Load, Plan};
+use crate::plan::{Load, PlanInfo};
 use crate::stats::TaskStats;
 
 /// Shown where a figure does not exist (no responses, no limit).
@@ -37,7 +37,7 @@ figure svg{width:100%;height:auto;display:block}
 /// The report as an HTML document.
 pub fn render(r: &Results) -> String {
     let mut out = String::with_capacity(128 * 1024);
-    let url = escape(&r.plan.target.url);
+    let url = escape(&r.plan.url);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -77,9 +77,9 @@ pub fn escape(s: &str) -> String {
 
 fn plan_section(out: &mut String, r: &Results) {
     let plan = &r.plan;
-    let mut rows = vec![("Target", plan.target.url.clone())];
+    let mut rows = vec![("Target", plan.url.clone())];
     match &plan.scenario {
-        Some(sc) => rows.push(("Scenario", sc.source.display().to_string())),
+        Some(sc) => rows.push(("Scenario", sc.clone())),
         None => rows.push(("Method", plan.method.clone())),
     }
     let asked = plan
@@ -108,7 +108,7 @@ fn plan_section(out: &mut String, r: &Results) {
     key_values(out, &rows);
 }
 
-fn load_text(plan: &Plan) -> String {
+fn load_text(plan: &PlanInfo) -> String {
     let mut text = match plan.load {
         Load::Closed { users } => format!("closed model: {users} users"),
         Load::Open { rate, conns } => {
@@ -118,7 +118,7 @@ fn load_text(plan: &Plan) -> String {
     if let Some(s) = plan.spawn_rate {
         let _ = write!(text, ", spawning {s} users/s");
     }
-    if plan.ramp.is_some() {
+    if plan.stages {
         text.push_str(", following the scenario's stages");
     }
     text

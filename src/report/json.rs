@@ -1,4 +1,6 @@
-//! `--json FILE`: the machine-readable result. Field meanings are documented in the README.
+//! `--json FILE`: the machine-readable result. Field meanings are documented in the README
+//! and checked against `schemas/result.schema.json`. Besides the figures, it saves the plan and
+//! every histogram (whole run and per second) so `report::saved` can read it back exactly.
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -7,7 +9,11 @@ use super::text::per_second;
 use super::LatencySummary;
 use crate::coordinator::Results;
 use crate::plan::Load;
-use crate::stats::Point;
+use crate::stats::compact::encode;
+use crate::stats::{Compact, Point};
+
+/// Names this file's layout; a reader refuses any other.
+pub const FORMAT: &str = "blast-result/1";
 
 /// Microseconds as milliseconds.
 fn ms(us: u64) -> f64 {
@@ -30,8 +36,11 @@ pub fn to_value(r: &Results) -> Value {
     let all = r.totals.aggregate();
     let secs = r.elapsed.as_secs_f64();
     let mut v = json!({
+        "format": FORMAT,
         "version": env!("CARGO_PKG_VERSION"),
-        "url": plan.target.url,
+        "started_unix_ms": unix_ms(r.started_at),
+        "plan": plan,
+        "url": plan.url,
         "method": plan.method,
         "requests": all.responses,
         "duration_s": secs,
@@ -51,6 +60,7 @@ pub fn to_value(r: &Results) -> Value {
         "interrupted": r.interrupted,
         "notes": plan.notes,
         "worker_failures": r.worker_failures,
+        "lateness_histogram": encode(&r.totals.lateness),
     });
     v["tasks"] = tasks(r, secs);
     v["timeline"] = timeline(r);
@@ -81,6 +91,7 @@ fn tasks(r: &Results, secs: f64) -> Value {
             "body_bytes": t.body_bytes,
             "latency_ms": latency_ms(LatencySummary::of(&t.latency)),
             "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
+            "histogram": encode(&t.latency),
         })
     });
     Value::Array(rows.collect())
@@ -106,10 +117,30 @@ fn timeline(r: &Results) -> Value {
         v["unix_s"] = json!(s.unix_s);
         v["users"] = json!(s.users);
         v["errors"] = json!(s.errors);
-        v["tasks"] = Value::Array(s.tasks.iter().map(|p| point(p, s.interval_s)).collect());
+        v["interval_s"] = json!(s.interval_s);
+        let tasks = s.tasks.iter().zip(&s.interval);
+        v["tasks"] = Value::Array(
+            tasks
+                .map(|(p, c)| with_compact(point(p, s.interval_s), c))
+                .collect(),
+        );
         v
     });
     Value::Array(rows.collect())
+}
+
+/// A point's row with the raw interval figures that let it be rebuilt and merged.
+fn with_compact(mut row: Value, c: &Compact) -> Value {
+    row["responses"] = json!(c.responses);
+    row["errors"] = json!(c.errors);
+    row["body_bytes"] = json!(c.body_bytes);
+    row["histogram"] = json!(c.histogram);
+    row
+}
+
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Writes the result to `path`.

@@ -2,8 +2,10 @@
 //! none of them touches the engine.
 pub mod csv;
 pub mod gates;
+pub mod history;
 pub mod html;
 pub mod json;
+pub mod saved;
 pub mod text;
 
 use hdrhistogram::Histogram;

@@ -14,10 +14,10 @@ pub fn render(r: &Results) -> String {
     let secs = r.elapsed.as_secs_f64();
     match &plan.scenario {
         Some(sc) => {
-            let _ = writeln!(out, "blast {} -> {}", sc.source.display(), plan.target.url);
+            let _ = writeln!(out, "blast {} -> {}", sc, plan.url);
         }
         None => {
-            let _ = writeln!(out, "blast {} -> {}", plan.method, plan.target.url);
+            let _ = writeln!(out, "blast {} -> {}", plan.method, plan.url);
         }
     }
     let _ = writeln!(
@@ -25,7 +25,7 @@ pub fn render(r: &Results) -> String {
         "  {} worker(s) on {} x {} users = {} connections, pipeline {}, {:.2}s{}",
         plan.workers,
         r.driver_names(),
-        plan.share(0).users,
+        plan.users_per_worker,
         plan.load.connections(),
         plan.pipeline,
         secs,

@@ -15,6 +15,7 @@ use super::escape;
 use super::task::{Mutation, Request};
 use super::template::{Body, Gen, Mode, Op, Ops, Program, UUID_WIDTH};
 use super::Scenario;
+use crate::shard::Shard;
 
 /// Most bytes reserved up front for any one scratch buffer; templates that can
 /// render larger simply grow their buffer the first time they need to.
@@ -39,15 +40,33 @@ pub struct Rendered {
 pub struct Renderer {
     requests: Vec<Arc<Request>>,
     data: Option<Arc<DataSet>>,
+    /// Which slice of the data rows this process draws from.
+    shard: Shard,
     eval: Eval,
     buf: Buffers,
+}
+
+/// The `seq` counter: this shard's values only (shard i of N counts i, i+N, i+2N, …), so
+/// shards never send the same one.
+#[derive(Debug)]
+struct Seq {
+    next: u64,
+    step: u64,
+}
+
+impl Seq {
+    fn take(&mut self) -> u64 {
+        let v = self.next;
+        self.next = self.next.wrapping_add(self.step);
+        v
+    }
 }
 
 /// Generator state and the values of this request's vars.
 #[derive(Debug)]
 struct Eval {
     rng: SmallRng,
-    seq: u64,
+    seq: Seq,
     /// One generator's raw output.
     tmp: Vec<u8>,
     /// Raw values of this request's vars, back to back.
@@ -69,11 +88,19 @@ struct Buffers {
 }
 
 impl Renderer {
-    /// A renderer for worker `worker_index`. With a scenario `seed` the payload
-    /// stream is reproducible: worker `i` seeds its RNG with `seed + i`.
+    /// A renderer for worker `worker_index` of an unsharded run.
     pub fn new(scenario: &Scenario, worker_index: usize) -> Self {
+        Self::for_shard(scenario, worker_index, Shard::WHOLE)
+    }
+
+    /// A renderer for worker `worker_index` of `shard`. With a scenario `seed` the payload
+    /// stream is reproducible: worker `i` of shard `s` seeds its RNG with `seed + i + s·2³²`.
+    pub fn for_shard(scenario: &Scenario, worker_index: usize, shard: Shard) -> Self {
         let rng = match scenario.seed {
-            Some(seed) => SmallRng::seed_from_u64(seed.wrapping_add(worker_index as u64)),
+            Some(seed) => SmallRng::seed_from_u64(
+                seed.wrapping_add(worker_index as u64)
+                    .wrapping_add(shard.index << 32),
+            ),
             None => SmallRng::from_entropy(),
         };
         let requests: Vec<Arc<Request>> = scenario
@@ -99,7 +126,10 @@ impl Renderer {
         Renderer {
             eval: Eval {
                 rng,
-                seq: 0,
+                seq: Seq {
+                    next: shard.index,
+                    step: shard.count,
+                },
                 tmp: Vec::with_capacity(body),
                 vars: Vec::with_capacity(vars),
                 var_spans: Vec::with_capacity(widest(&|r| r.prog.vars.len())),
@@ -114,6 +144,7 @@ impl Renderer {
             },
             requests,
             data,
+            shard,
         }
     }
 
@@ -135,7 +166,7 @@ impl Renderer {
             .filter(|inv| eval.rng.gen::<f64>() < inv.share)
             .map(|inv| inv.mutation);
         let row = match data {
-            Some(d) if req.prog.uses_data && d.rows() > 0 => eval.rng.gen_range(0..d.rows()),
+            Some(d) if req.prog.uses_data => pick_row(&mut eval.rng, d.rows(), self.shard),
             _ => 0,
         };
         let ctx = Ctx {
@@ -209,7 +240,18 @@ impl Eval {
 
 /// Writes one generated value's raw text into `out`; says whether it is a string
 /// (else it is JSON text).
-fn generate(gen: &Gen, rng: &mut SmallRng, seq: &mut u64, ctx: &Ctx, out: &mut Vec<u8>) -> bool {
+/// A random row of this shard's slice of `rows`; any row when the slice is empty (fewer rows
+/// than shards), 0 when there are none.
+fn pick_row(rng: &mut SmallRng, rows: usize, shard: Shard) -> usize {
+    let mine = shard.part(rows as u64);
+    match (mine, rows) {
+        (_, 0) => 0,
+        (0, _) => rng.gen_range(0..rows),
+        _ => usize::try_from(shard.global(rng.gen_range(0..mine))).unwrap_or(0),
+    }
+}
+
+fn generate(gen: &Gen, rng: &mut SmallRng, seq: &mut Seq, ctx: &Ctx, out: &mut Vec<u8>) -> bool {
     match gen {
         Gen::Int { lo, hi } => {
             let x = rng.gen_range(*lo..=*hi);
@@ -244,8 +286,7 @@ fn generate(gen: &Gen, rng: &mut SmallRng, seq: &mut u64, ctx: &Ctx, out: &mut V
             true
         }
         Gen::Seq => {
-            out.extend_from_slice(itoa::Buffer::new().format(*seq).as_bytes());
-            *seq = seq.wrapping_add(1);
+            out.extend_from_slice(itoa::Buffer::new().format(seq.take()).as_bytes());
             false
         }
         Gen::Str { min, max } => {

@@ -10,7 +10,8 @@ use super::{new_histogram, Snapshot, TaskStats};
 pub struct Merged {
     pub tasks: Vec<TaskStats>,
     pub status: BTreeMap<u16, u64>,
-    pub errors: BTreeMap<&'static str, u64>,
+    /// Errors by kind (the names in the README).
+    pub errors: BTreeMap<String, u64>,
     pub lateness: Histogram<u64>,
     pub sent: u64,
     pub connects: u64,
@@ -39,7 +40,7 @@ impl Merged {
             *self.status.entry(code).or_default() += n;
         }
         for &(kind, n) in &snap.errors {
-            *self.errors.entry(kind).or_default() += n;
+            self.add_errors(kind, n);
         }
         self.lateness
             .add(&snap.lateness)
@@ -49,19 +50,52 @@ impl Merged {
         self.bytes_in += snap.bytes_in;
     }
 
+    /// Adds another merged result (another shard's, say) into this one.
+    pub fn merge(&mut self, other: &Merged) {
+        for (total, t) in self.tasks.iter_mut().zip(&other.tasks) {
+            total.merge(t);
+        }
+        for (&code, &n) in &other.status {
+            *self.status.entry(code).or_default() += n;
+        }
+        for (kind, &n) in &other.errors {
+            self.add_errors(kind, n);
+        }
+        self.lateness
+            .add(&other.lateness)
+            .expect("histograms share bounds");
+        self.sent += other.sent;
+        self.connects += other.connects;
+        self.bytes_in += other.bytes_in;
+    }
+
+    fn add_errors(&mut self, kind: &str, n: u64) {
+        match self.errors.get_mut(kind) {
+            Some(count) => *count += n,
+            None => {
+                self.errors.insert(kind.to_owned(), n);
+            }
+        }
+    }
+
     /// Every task summed: the "Aggregated" row.
     pub fn aggregate(&self) -> TaskStats {
-        let mut all = TaskStats::new();
-        for t in &self.tasks {
-            all.merge(t);
-        }
-        all
+        aggregate(&self.tasks)
     }
 
     /// Errors of every kind, connection attempts included.
     pub fn errors_total(&self) -> u64 {
         self.errors.values().sum()
     }
+}
+
+/// `tasks` summed into one row.
+pub fn aggregate(tasks: &[TaskStats]) -> TaskStats {
+    let mut all = TaskStats::new();
+    for t in tasks {
+        all.merge(t);
+    }
+    all
 }
 
 #[cfg(test)]

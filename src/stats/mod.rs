@@ -1,11 +1,13 @@
 //! Results: what a worker records per request, what crosses the channel once per interval,
 //! and how the coordinator merges it. Knows nothing of sockets or runtimes, so it is tested
 //! with plain numbers.
+pub mod compact;
 mod merged;
 mod point;
 mod recorder;
 
-pub use merged::Merged;
+pub use compact::Compact;
+pub use merged::{aggregate, Merged};
 pub use point::{percentiles, Point, REPORT_PERCENTILES};
 pub use recorder::{Recorder, Snapshot, TaskStats};
 

@@ -1,0 +1,132 @@
+//! `--history FILE`: one row per run appended to a CSV that grows across runs, so a team sees
+//! how a model API's throughput and latency move from build to build; `blast report FILE
+//! --markdown` prints the latest runs as a table for a README or a pull request.
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+
+use super::csv::utc_iso;
+use super::text::per_second;
+use crate::coordinator::Results;
+use crate::plan::Load;
+
+/// The columns, in order; an existing file with other columns is refused, not mixed.
+pub const HEADER: [&str; 13] = [
+    "timestamp",
+    "run_id",
+    "label",
+    "target",
+    "scenario",
+    "users",
+    "rate",
+    "requests",
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "failure_pct",
+];
+/// Runs `--markdown` lists unless told otherwise.
+pub const DEFAULT_LAST: usize = 10;
+
+/// The row for one run. Latency cells are empty when nothing was answered.
+pub fn row(r: &Results, label: Option<&str>) -> Vec<String> {
+    let all = r.totals.aggregate();
+    let secs = r.elapsed.as_secs_f64();
+    let q = |p: f64| {
+        if all.latency.is_empty() {
+            String::new()
+        } else {
+            format!("{:.3}", all.latency.value_at_quantile(p) as f64 / 1000.0)
+        }
+    };
+    let rate = match r.plan.load {
+        Load::Open { rate, .. } => rate.to_string(),
+        Load::Closed { .. } => String::new(),
+    };
+    let failure_pct = if all.requests() > 0 {
+        format!("{:.3}", 100.0 * all.failures as f64 / all.requests() as f64)
+    } else {
+        String::new()
+    };
+    vec![
+        utc_iso(r.started_at),
+        run_id(r),
+        label.unwrap_or_default().to_owned(),
+        r.plan.url.clone(),
+        r.plan.scenario.clone().unwrap_or_default(),
+        r.plan.load.connections().to_string(),
+        rate,
+        all.requests().to_string(),
+        format!("{:.1}", per_second(all.requests(), secs)),
+        q(0.5),
+        q(0.95),
+        q(0.99),
+        failure_pct,
+    ]
+}
+
+/// A run's id: its start in milliseconds, so a run appended again from its saved JSON keeps
+/// the id it had.
+fn run_id(r: &Results) -> String {
+    let ms = r
+        .started_at
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("r{ms}")
+}
+
+/// Appends `r` to the history at `path`, writing the header first into a new or empty file.
+pub fn append(r: &Results, path: &Path, label: Option<&str>) -> io::Result<()> {
+    let fresh = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+    if !fresh {
+        check_header(path)?;
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut w = csv::Writer::from_writer(file);
+    if fresh {
+        w.write_record(HEADER)?;
+    }
+    w.write_record(row(r, label))?;
+    w.flush()
+}
+
+fn check_header(path: &Path) -> io::Result<()> {
+    let mut rd = csv::Reader::from_path(path)?;
+    let found = rd.headers()?;
+    if found.iter().eq(HEADER) {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a blast history file (its columns are {:?})",
+                path.display(),
+                found.iter().collect::<Vec<_>>()
+            ),
+        ))
+    }
+}
+
+/// The last `last` runs in `path` as a Markdown table, newest first.
+pub fn markdown(path: &Path, last: usize) -> io::Result<String> {
+    check_header(path)?;
+    let mut rows = Vec::new();
+    for rec in csv::Reader::from_path(path)?.records() {
+        rows.push(rec?);
+    }
+    let mut out = String::from(
+        "| when (UTC) | label | target | scenario | users | rate | req/s | p50 ms | p95 ms | p99 ms | failures % |\n\
+         |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for rec in rows.iter().rev().take(last) {
+        let cell = |i: usize| rec.get(i).unwrap_or("").replace('|', "\\|");
+        let shown = [0, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12].map(|i| match cell(i) {
+            c if c.is_empty() => "-".to_owned(),
+            c => c,
+        });
+        let _ = writeln!(out, "| {} |", shown.join(" | "));
+    }
+    Ok(out)
+}
