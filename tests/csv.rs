@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+mod support;
+
 use blast::coordinator::{Clock, Results, Second};
 use blast::plan::{Plan, PlanInput, TaskInfo};
 use blast::report::csv::{self as report, with_suffix};
 use blast::stats::{Merged, Recorder, REPORT_PERCENTILES};
+use support::Scratch;
 
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -142,24 +145,6 @@ fn results() -> Results {
         worker_failures: Vec::new(),
         timeline,
         interrupted: false,
-    }
-}
-
-/// A fresh directory for one test's files, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("blast-csv-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -106,6 +106,51 @@ pub fn run_blast(args: &[&str]) -> (Value, Output) {
     (value, output)
 }
 
+/// Runs `blast ARGS` as given (no flags added) under the wall-clock limit.
+pub fn blast(args: &[&str]) -> Output {
+    let out = temp_path("stdout");
+    let err = temp_path("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawning blast");
+    let status = wait_bounded(&mut child, args);
+    let output = Output {
+        status,
+        stdout: std::fs::read(&out).unwrap_or_default(),
+        stderr: std::fs::read(&err).unwrap_or_default(),
+    };
+    for p in [&out, &err] {
+        let _ = std::fs::remove_file(p);
+    }
+    output
+}
+
+/// A fresh directory for one test's files, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        let dir = temp_path(tag);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    /// `name` inside the directory, as a string for argument lists.
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `report[key]` as an integer; panics with the report when missing.
 pub fn uint(report: &Value, key: &str) -> u64 {
     report[key]
