@@ -574,6 +574,58 @@ mod tests {
     }
 
     #[test]
+    fn shards_together_run_exactly_the_unsharded_plan() {
+        for (users, rate, requests, count) in
+            [(10_000u64, None, 7u64, 3u64), (7, Some(1000.0), 100, 4)]
+        {
+            let build = |shard: Option<Shard>| {
+                let mut i = input("http://127.0.0.1:1/");
+                i.users = Some(users);
+                i.rate = rate;
+                i.requests = Some(requests.max(count));
+                i.shard = shard;
+                Plan::build(i, &[0, 1]).unwrap()
+            };
+            let whole = build(None);
+            let shards: Vec<Plan> = (0..count)
+                .map(|index| build(Some(Shard { index, count })))
+                .collect();
+            let users_sum: u64 = shards.iter().map(|p| p.load.connections()).sum();
+            assert_eq!(users_sum, whole.load.connections());
+            let req_sum: u64 = shards.iter().filter_map(|p| p.requests).sum();
+            assert_eq!(Some(req_sum), whole.requests);
+            if let Load::Open { rate, .. } = whole.load {
+                let sum: f64 = shards
+                    .iter()
+                    .map(|p| match p.load {
+                        Load::Open { rate, .. } => rate,
+                        Load::Closed { .. } => 0.0,
+                    })
+                    .sum();
+                assert!((sum - rate).abs() < 1e-9, "{sum} vs {rate}");
+            }
+            let mut all: Vec<u64> = shards
+                .iter()
+                .flat_map(|p| {
+                    (0..p.workers)
+                        .flat_map(move |w| (0..p.share(w).users).map(move |j| p.global_user(w, j)))
+                })
+                .collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..users).collect::<Vec<_>>(), "each user index once");
+        }
+    }
+
+    #[test]
+    fn a_shard_with_nothing_to_do_is_refused() {
+        let mut i = input("http://127.0.0.1:1/");
+        i.users = Some(2);
+        i.shard = Some(Shard { index: 2, count: 3 });
+        let e = Plan::build(i, &[0]).unwrap_err().to_string();
+        assert!(e.contains("shard"), "{e}");
+    }
+
+    #[test]
     fn more_cores_than_the_machine_has_runs_what_it_has_and_says_so() {
         let mut i = input("http://127.0.0.1:1/health");
         i.cores = Some(8);

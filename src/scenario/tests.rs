@@ -1,7 +1,7 @@
 //! Scenario tests through the public API: the shipped files, every validation
 //! error at its exact position, and rendered requests checked byte by byte.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -950,4 +950,32 @@ fn corrupted_sources_never_panic() {
         }
     }
     assert!(parsed > 0, "some corruptions (comments) still parse");
+}
+
+#[test]
+fn shards_draw_disjoint_seq_values_and_data_rows() {
+    use crate::shard::Shard;
+    let seqs = scenario("[[task]]\npath = \"/s\"\nbody = {n = {seq = true}}\n");
+    let rows = shipped("predict-from-csv.toml");
+    let data = rows.data.as_ref().unwrap();
+    let count = 3u64;
+    let mut all_seq = Vec::new();
+    let mut row_owner: HashMap<String, u64> = HashMap::new();
+    for index in 0..count {
+        let shard = Shard { index, count };
+        let mut r = Renderer::for_shard(&seqs, 0, shard);
+        for _ in 0..10 {
+            all_seq.push(render_one(&mut r, 0).0.object()["n"].as_u64().unwrap());
+        }
+        let mut r = Renderer::for_shard(&rows, 0, shard);
+        for _ in 0..50 {
+            let body = render_one(&mut r, 0).0.object();
+            let line: Vec<String> = data.columns().iter().map(|c| body[c].to_string()).collect();
+            let owner = *row_owner.entry(line.join(",")).or_insert(index);
+            assert_eq!(owner, index, "shards {owner} and {index} sent the same row");
+        }
+    }
+    all_seq.sort_unstable();
+    assert_eq!(all_seq, (0..30).collect::<Vec<_>>(), "every value once");
+    assert!(row_owner.values().collect::<HashSet<_>>().len() == 3);
 }

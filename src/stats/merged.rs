@@ -127,6 +127,56 @@ mod tests {
         assert_eq!(merged.aggregate().body_bytes, 3000);
     }
 
+    /// Property: for random sample sets split over a random number of workers, and those
+    /// merged results merged again (as `blast merge` does with shards), every percentile,
+    /// the count, min, max and mean equal those of one histogram holding every sample.
+    #[test]
+    fn merging_any_split_equals_recording_everything_in_one() {
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        for seed in 0..200u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let k = rng.gen_range(1..8usize);
+            let mut one = Recorder::new(1);
+            let mut parts: Vec<Recorder> = (0..k).map(|_| Recorder::new(1)).collect();
+            for _ in 0..rng.gen_range(0..2000) {
+                // Log-uniform latencies from 1 µs to about 17 minutes.
+                let lat =
+                    Duration::from_micros(1u64 << rng.gen_range(0..30) | rng.gen_range(0..1024));
+                one.response(0, 200, lat, 0);
+                parts[rng.gen_range(0..k)].response(0, 200, lat, 0);
+            }
+            let whole = one.take_snapshot(0, 0, true).tasks.remove(0).latency;
+            let shards: Vec<Merged> = parts
+                .iter_mut()
+                .enumerate()
+                .map(|(w, r)| {
+                    let mut m = Merged::new(1);
+                    m.add(&r.take_snapshot(w, 0, true));
+                    m
+                })
+                .collect();
+            let mut merged = Merged::new(1);
+            for m in &shards {
+                merged.merge(m);
+            }
+            let h = &merged.tasks[0].latency;
+            assert_eq!(h.len(), whole.len(), "seed {seed}");
+            assert_eq!(
+                (h.min(), h.max()),
+                (whole.min(), whole.max()),
+                "seed {seed}"
+            );
+            assert_eq!(h.mean(), whole.mean(), "seed {seed}");
+            for q in [0.0, 0.1, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1.0] {
+                assert_eq!(
+                    h.value_at_quantile(q),
+                    whole.value_at_quantile(q),
+                    "seed {seed} q={q}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn errors_are_summed_by_kind() {
         let mut m = Merged::new(1);
