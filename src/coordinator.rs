@@ -180,7 +180,7 @@ impl Collector {
     fn new(plan: Arc<Plan>, start: Instant, started_at: SystemTime) -> Self {
         let tasks = plan.tasks.len();
         Collector {
-            live: Live::new(plan.quiet),
+            live: Live::new(plan.quiet, &plan.tasks),
             totals: Merged::new(tasks),
             interval: Merged::new(tasks),
             users: vec![0; plan.workers],

@@ -1,22 +1,31 @@
-//! The live view: one line per second on stderr while a run is going. On a terminal the
-//! line is redrawn in place; otherwise (a pipe, a CI log) each second gets its own line.
+//! The live view while a run is going, on stderr. On a terminal a block is redrawn in place
+//! each second: the run's line, then a row per task when the run has several (the table a
+//! Locust user watches). Otherwise (a pipe, a CI log) each second gets one plain line.
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use crate::coordinator::Second;
+use crate::plan::TaskInfo;
+use crate::stats::Point;
+
+/// Task rows shown at most; a scenario with more shows the first ones and a count.
+pub const MAX_TASK_ROWS: usize = 12;
 
 pub struct Live {
     quiet: bool,
     tty: bool,
-    drawn: bool,
+    /// Lines of the block drawn last, to move back over.
+    drawn: usize,
+    tasks: Vec<TaskInfo>,
 }
 
 impl Live {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, tasks: &[TaskInfo]) -> Self {
         Live {
             quiet,
             tty: std::io::stderr().is_terminal(),
-            drawn: false,
+            drawn: 0,
+            tasks: tasks.to_vec(),
         }
     }
 
@@ -24,44 +33,153 @@ impl Live {
         if self.quiet {
             return;
         }
-        let line = format_line(s, duration);
         let mut err = std::io::stderr().lock();
-        let _ = if self.tty {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
+        if !self.tty {
+            let _ = writeln!(err, "{}", format_line(s, duration));
+            return;
+        }
+        let block = format_block(s, duration, &self.tasks);
+        let mut out = String::new();
+        if self.drawn > 1 {
+            out.push_str(&format!("\x1b[{}A", self.drawn - 1));
+        }
+        for (i, line) in block.iter().enumerate() {
+            let end = if i + 1 < block.len() { "\n" } else { "" };
+            out.push_str(&format!("\r\x1b[2K{line}{end}"));
+        }
+        let _ = err.write_all(out.as_bytes());
         let _ = err.flush();
-        self.drawn = true;
+        self.drawn = block.len();
     }
 
-    /// Ends the redrawn line so the report starts on a fresh one.
+    /// Ends the redrawn block so the report starts on a fresh line.
     pub fn finish(&mut self) {
-        if self.tty && self.drawn && !self.quiet {
+        if self.tty && self.drawn > 0 && !self.quiet {
             eprintln!();
         }
     }
+}
+
+/// The run's line, then per-task rows when there are several tasks.
+pub fn format_block(s: &Second, duration: Option<Duration>, tasks: &[TaskInfo]) -> Vec<String> {
+    let mut block = vec![format_line(s, duration)];
+    if tasks.len() > 1 {
+        let rows = tasks.iter().zip(&s.tasks).take(MAX_TASK_ROWS);
+        block.extend(rows.map(|(info, p)| format_task(info, p, s.interval_s)));
+        if tasks.len() > MAX_TASK_ROWS {
+            block.push(format!("  … {} more tasks", tasks.len() - MAX_TASK_ROWS));
+        }
+    }
+    block
 }
 
 /// `[   3s/10s]    45210 req/s  p50 0.52ms  p99 1.90ms  failures 0  errors 0  users 50`:
 /// the interval's rate, the latency percentiles so far, and running failure/error counts.
 pub fn format_line(s: &Second, duration: Option<Duration>) -> String {
     let t = &s.total;
-    let q = |us: Option<u64>| us.map_or_else(|| "-".to_owned(), ms);
     let of = duration.map_or(String::new(), |d| format!("/{}s", d.as_secs()));
     format!(
         "[{:>4.0}s{of}] {:>8.0} req/s  p50 {}  p99 {}  failures {}  errors {}  users {}",
         s.elapsed_s,
         s.rps(),
-        q(t.total_median_us),
-        q(t.total_p99_us),
+        or_dash(t.total_median_us),
+        or_dash(t.total_p99_us),
         t.total_failures,
         s.errors,
         s.users
     )
 }
 
+/// `  POST   predict          1203 req/s  p50 0.52ms  p99 1.90ms  failures 0`.
+fn format_task(info: &TaskInfo, p: &Point, interval_s: f64) -> String {
+    let rps = if interval_s > 0.0 {
+        p.requests as f64 / interval_s
+    } else {
+        0.0
+    };
+    format!(
+        "  {:<6} {:<20} {:>8.0} req/s  p50 {}  p99 {}  failures {}",
+        info.method,
+        info.name,
+        rps,
+        or_dash(p.total_median_us),
+        or_dash(p.total_p99_us),
+        p.total_failures
+    )
+}
+
+fn or_dash(us: Option<u64>) -> String {
+    us.map_or_else(|| "-".to_owned(), ms)
+}
+
 /// Microseconds as milliseconds with two decimals: "1.25ms".
 pub fn ms(us: u64) -> String {
     format!("{:.2}ms", us as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::Clock;
+    use crate::stats::Recorder;
+
+    fn second(tasks: usize) -> Second {
+        let mut r = Recorder::new(tasks);
+        for t in 0..tasks {
+            for us in 1..=(t as u64 + 1) * 10 {
+                r.response(t, 200, Duration::from_micros(us * 100), 0);
+            }
+        }
+        r.failure(0, &"Expected status 400, got 200");
+        let snap = r.take_snapshot(0, 5, false);
+        let clock = Clock {
+            elapsed_s: 3.0,
+            interval_s: 0.5,
+            unix_s: 0,
+            users: 5,
+            errors: 0,
+        };
+        Second::new(clock, &snap.tasks, &snap.tasks)
+    }
+
+    fn tasks(n: usize) -> Vec<TaskInfo> {
+        (0..n)
+            .map(|i| TaskInfo {
+                method: "POST".into(),
+                name: format!("task{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_line_shows_rate_percentiles_and_counts() {
+        let line = format_line(&second(1), Some(Duration::from_secs(10)));
+        assert!(line.starts_with("[   3s/10s]"), "{line}");
+        assert!(
+            line.contains("20 req/s"),
+            "10 requests in half a second: {line}"
+        );
+        assert!(
+            line.contains("failures 1") && line.contains("users 5"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn several_tasks_get_a_row_each() {
+        let block = format_block(&second(2), None, &tasks(2));
+        assert_eq!(block.len(), 3, "{block:#?}");
+        assert!(block[1].contains("task0") && block[1].contains("20 req/s"));
+        assert!(block[2].contains("task1") && block[2].contains("40 req/s"));
+        assert!(block[1].contains("failures 1") && block[2].contains("failures 0"));
+        assert_eq!(format_block(&second(1), None, &tasks(1)).len(), 1);
+    }
+
+    #[test]
+    fn many_tasks_are_cut_with_a_count() {
+        let n = MAX_TASK_ROWS + 3;
+        let block = format_block(&second(n), None, &tasks(n));
+        assert_eq!(block.len(), 1 + MAX_TASK_ROWS + 1);
+        assert!(block.last().unwrap().contains("3 more tasks"));
+    }
 }
