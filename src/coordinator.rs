@@ -45,7 +45,7 @@ pub struct Second {
 }
 
 /// When a second ended and who was running then.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct Clock {
     pub elapsed_s: f64,
     pub interval_s: f64,

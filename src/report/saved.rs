@@ -82,11 +82,8 @@ struct SavedTask {
 
 #[derive(Deserialize)]
 struct SavedSecond {
-    elapsed_s: f64,
-    interval_s: f64,
-    unix_s: u64,
-    users: u64,
-    errors: u64,
+    #[serde(flatten)]
+    clock: Clock,
     tasks: Vec<Compact>,
 }
 
@@ -172,19 +169,7 @@ fn replay(seconds: &[SavedSecond], tasks: usize) -> Result<Vec<Second>, LoadErro
         for (total, i) in running.iter_mut().zip(&interval) {
             total.merge(i);
         }
-        timeline.push(Second::new(s.clock(), &interval, &running));
+        timeline.push(Second::new(s.clock, &interval, &running));
     }
     Ok(timeline)
-}
-
-impl SavedSecond {
-    fn clock(&self) -> Clock {
-        Clock {
-            elapsed_s: self.elapsed_s,
-            interval_s: self.interval_s,
-            unix_s: self.unix_s,
-            users: self.users,
-            errors: self.errors,
-        }
-    }
 }

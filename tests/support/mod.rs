@@ -71,29 +71,12 @@ fn wait_bounded(child: &mut std::process::Child, args: &[&str]) -> ExitStatus {
 /// Panics when blast runs too long or writes no valid JSON (its stderr is in the message).
 pub fn run_blast(args: &[&str]) -> (Value, Output) {
     let json = temp_path("report.json");
-    let out = temp_path("stdout");
-    let err = temp_path("stderr");
-    // Output goes to files, not pipes: a full pipe can never stall the child while we poll.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(args)
-        .arg("--quiet")
-        .arg("--json")
-        .arg(&json)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawning blast");
-    let status = wait_bounded(&mut child, args);
-    let output = Output {
-        status,
-        stdout: std::fs::read(&out).unwrap_or_default(),
-        stderr: std::fs::read(&err).unwrap_or_default(),
-    };
+    let json_arg = json.to_string_lossy().into_owned();
+    let mut full = args.to_vec();
+    full.extend(["--quiet", "--json", &json_arg]);
+    let output = blast(&full);
     let text = std::fs::read_to_string(&json);
-    for p in [&json, &out, &err] {
-        let _ = std::fs::remove_file(p);
-    }
+    let _ = std::fs::remove_file(&json);
     let text = text.unwrap_or_else(|e| {
         panic!(
             "blast {args:?} wrote no JSON ({e}); exit {:?}; stderr:\n{}",
@@ -110,6 +93,7 @@ pub fn run_blast(args: &[&str]) -> (Value, Output) {
 pub fn blast(args: &[&str]) -> Output {
     let out = temp_path("stdout");
     let err = temp_path("stderr");
+    // Output goes to files, not pipes: a full pipe can never stall the child while we poll.
     let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
         .args(args)
         .stdin(Stdio::null())
