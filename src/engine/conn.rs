@@ -98,6 +98,16 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
             monoio::time::sleep(PARKED_POLL).await;
             continue;
         }
+        // Reconnect when the user is about to send, not while it thinks: after the server
+        // closed the last connection (`Connection: close`), an idle connection held through
+        // the think time would block a server that serves one connection at a time, as
+        // gunicorn's sync workers do, for up to the whole think time. Locust connects lazily.
+        if let Some(at) = conn.next_at {
+            if at > Instant::now() {
+                monoio::time::sleep_until(monoio::time::Instant::from_std(at)).await;
+                continue;
+            }
+        }
         let stream = match connect(&w).await {
             Ok(s) => s,
             Err(kind) => {

@@ -1,0 +1,27 @@
+"""The model API on FastAPI, run by uvicorn (serve.sh).
+
+A thin adapter: the contract is in model_api.py. The endpoint takes the raw Request rather
+than a pydantic model, because FastAPI answers a body that fails a pydantic model with 422,
+and the article's contract is 400 for a missing or mistyped field. The route is ``async`` so
+the short, CPU-bound prediction runs on the event loop instead of hopping to a thread pool.
+"""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import model_api
+
+model_api.model()  # load at start, not on the first request
+
+app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.get("/health")
+async def health():
+    return model_api.HEALTH
+
+
+@app.post("/predict")
+async def predict(request: Request):
+    status, document = model_api.handle_predict(await request.body())
+    return JSONResponse(document, status_code=status)

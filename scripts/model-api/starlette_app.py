@@ -1,0 +1,31 @@
+"""The model API on bare Starlette (what FastAPI is built on), run by uvicorn (serve.sh).
+
+A thin adapter: the contract is in model_api.py. Comparing it with fastapi_app.py shows
+what FastAPI's routing and serialisation layer costs on top of Starlette.
+"""
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import model_api
+
+model_api.model()  # load at start, not on the first request
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse(model_api.HEALTH)
+
+
+async def predict(request: Request) -> JSONResponse:
+    status, document = model_api.handle_predict(await request.body())
+    return JSONResponse(document, status_code=status)
+
+
+app = Starlette(
+    routes=[
+        Route("/health", health, methods=["GET"]),
+        Route("/predict", predict, methods=["POST"]),
+    ]
+)
