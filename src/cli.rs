@@ -34,6 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve a built-in model API (GET /health, POST /predict) to load-test against.
     Serve(ServeArgs),
+    /// Find the highest request rate the target sustains under an SLO.
+    Limit(Box<crate::limit::LimitArgs>),
+    /// Run the same load against several targets in turn and compare them side by side.
+    Compare(Box<crate::compare::CompareArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +137,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(a)) => run_serve(&a).map(|()| ExitCode::SUCCESS),
+        Some(Command::Limit(a)) => crate::limit::run(*a),
+        Some(Command::Compare(a)) => crate::compare::run(*a),
         None => run_load(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -154,7 +160,7 @@ fn run_serve(a: &ServeArgs) -> Result<()> {
     .context("serving")
 }
 
-fn available_cores() -> Vec<usize> {
+pub(crate) fn available_cores() -> Vec<usize> {
     core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_default()
@@ -165,7 +171,7 @@ fn available_cores_count() -> usize {
 }
 
 impl RunArgs {
-    fn into_input(self) -> Result<PlanInput> {
+    pub(crate) fn into_input(self) -> Result<PlanInput> {
         let body = match (self.body, &self.body_file) {
             (Some(b), _) => Some(b.into_bytes()),
             (None, Some(path)) => {
@@ -253,7 +259,7 @@ fn write_reports(results: &coordinator::Results, out: &Outputs) -> Result<()> {
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.
-fn raise_fd_limit(connections: u64) -> Option<String> {
+pub(crate) fn raise_fd_limit(connections: u64) -> Option<String> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).ok()?;
     let needed = connections + SPARE_FDS;
     (needed > limit).then(|| {
@@ -265,7 +271,7 @@ fn raise_fd_limit(connections: u64) -> Option<String> {
 }
 
 /// First Ctrl-C: stop the run and still report. Second: exit at once.
-fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
+pub(crate) fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
     ctrlc::set_handler(move || {
         if stop.swap(true, Ordering::SeqCst) {
             std::process::exit(130);

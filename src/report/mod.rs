@@ -4,6 +4,7 @@ pub mod csv;
 pub mod gates;
 pub mod html;
 pub mod json;
+pub mod limit;
 pub mod text;
 
 use hdrhistogram::Histogram;
