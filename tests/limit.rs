@@ -135,7 +135,9 @@ fn serve(mut s: TcpStream, q: &Queue) {
 /// Runs `blast ARGS --quiet --json FILE`, killed past `RUN_LIMIT`; the report and output.
 fn blast(args: &[&str]) -> (Value, Output) {
     let dir = std::env::temp_dir();
-    let tag = format!("blast-limit-test-{}-{}", std::process::id(), args.len());
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tag = format!("blast-limit-test-{}-{n}", std::process::id());
     let json = dir.join(format!("{tag}.json"));
     let (out, err) = (
         dir.join(format!("{tag}.out")),
@@ -270,4 +272,62 @@ fn limit_refuses_flags_of_the_plain_run() {
         .output()
         .expect("blast runs");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn compare_ranks_a_slower_server_lower() {
+    let _g = exclusive();
+    let fast = SerialServer::start(Duration::from_millis(4));
+    let slow = SerialServer::start(Duration::from_millis(10));
+    let (fast_t, slow_t) = (
+        format!("fast={}", fast.url()),
+        format!("slow={}", slow.url()),
+    );
+    let t = Instant::now();
+    let (r, out) = blast(&[
+        "compare",
+        "--target",
+        &fast_t,
+        "--target",
+        &slow_t,
+        "--step",
+        "1s",
+        "--warmup",
+        "1s",
+        "--start-rate",
+        "60",
+        "--precision",
+        "20%",
+        "--settle",
+        "500ms",
+        "--slo-p99",
+        "100ms",
+    ]);
+    let table = stdout(&out);
+    eprintln!("{table}(took {:?})", t.elapsed());
+    assert!(out.status.success(), "{:?}\n{table}", out.status);
+    let targets = r["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2, "{r:#}");
+    let limit = |i: usize| {
+        let v = targets[i]["median_rps"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no limit:\n{table}"));
+        assert!(v.is_finite() && v > 0.0, "{table}");
+        assert_eq!(targets[i]["rounds"].as_array().map(Vec::len), Some(1));
+        assert!(
+            targets[i]["at_common_rate"]["latency_ms"]["p99"].is_number(),
+            "{r:#}"
+        );
+        v
+    };
+    assert_eq!(targets[0]["name"], "fast");
+    assert!(
+        limit(1) < limit(0),
+        "slow {} vs fast {}:\n{table}",
+        limit(1),
+        limit(0)
+    );
+    let common = r["common_rate"].as_f64().expect("common rate");
+    assert!((common - limit(1)).abs() < 1e-9, "{table}");
+    assert!(table.contains("fast") && table.contains("slow") && table.contains("round 1"));
 }

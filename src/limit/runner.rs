@@ -228,8 +228,8 @@ fn probe(s: &Settings, available: &[usize], stop: &Arc<AtomicBool>) -> Result<Pr
     })
 }
 
-/// Warm-up (discarded), then the measured run at `rate`, judged.
-fn run_step(
+/// Warm-up (discarded), then the measured run at `rate`, judged against the steps before it.
+pub fn run_step(
     s: &Settings,
     available: &[usize],
     stop: &Arc<AtomicBool>,
