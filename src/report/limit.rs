@@ -259,7 +259,7 @@ pub const CSV_HEAD: [&str; 12] = [
     "reasons",
 ];
 
-/// The CSV cells of one step; `prefix` cells come first (compare adds target and round).
+/// The CSV cells of one step, in `CSV_HEAD` order.
 pub fn csv_row(i: usize, s: &Step, is_limit: bool) -> Vec<String> {
     let lat = |f: fn(&crate::limit::step::Percentiles) -> f64| {
         s.stats
