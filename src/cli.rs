@@ -38,6 +38,10 @@ pub enum Command {
     Report(ReportCmd),
     /// Combine the JSON reports of sharded runs into one, exactly.
     Merge(MergeCmd),
+    /// Find the highest request rate the target sustains under an SLO.
+    Limit(Box<crate::limit::LimitArgs>),
+    /// Run the same load against several targets in turn and compare them side by side.
+    Compare(Box<crate::compare::CompareArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -192,6 +196,8 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(a)) => run_serve(&a).map(|()| ExitCode::SUCCESS),
         Some(Command::Report(a)) => run_report(&a),
         Some(Command::Merge(a)) => run_merge(&a),
+        Some(Command::Limit(a)) => crate::limit::run(*a),
+        Some(Command::Compare(a)) => crate::compare::run(*a),
         None => run_load(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -213,7 +219,7 @@ fn run_serve(a: &ServeArgs) -> Result<()> {
     .context("serving")
 }
 
-fn available_cores() -> Vec<usize> {
+pub(crate) fn available_cores() -> Vec<usize> {
     core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_default()
@@ -224,7 +230,7 @@ fn available_cores_count() -> usize {
 }
 
 impl RunArgs {
-    fn into_input(self) -> Result<PlanInput> {
+    pub(crate) fn into_input(self) -> Result<PlanInput> {
         let body = match (self.body, &self.body_file) {
             (Some(b), _) => Some(b.into_bytes()),
             (None, Some(path)) => {
@@ -336,7 +342,7 @@ fn write_reports(results: &coordinator::Results, out: &ReportArgs) -> Result<()>
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.
-fn raise_fd_limit(connections: u64) -> Option<String> {
+pub(crate) fn raise_fd_limit(connections: u64) -> Option<String> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).ok()?;
     let needed = connections + SPARE_FDS;
     (needed > limit).then(|| {
@@ -373,7 +379,7 @@ fn wait_until(at: SystemTime, stop: &AtomicBool) -> String {
 }
 
 /// First Ctrl-C: stop the run and still report. Second: exit at once.
-fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
+pub(crate) fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
     ctrlc::set_handler(move || {
         if stop.swap(true, Ordering::SeqCst) {
             std::process::exit(130);

@@ -4,9 +4,11 @@
 //! the [`coordinator`] spawns one pinned worker per core ([`engine`]) to execute it; workers
 //! send per-interval [`stats::Snapshot`]s; [`report`]s read the merged result.
 pub mod cli;
+pub mod compare;
 pub mod coordinator;
 pub mod engine;
 pub mod http;
+pub mod limit;
 pub mod live;
 pub mod merge;
 pub mod plan;

@@ -1,7 +1,7 @@
 //! `--html FILE`: the run as one self-contained page (plan, summary, per-task table, failures
 //! and charts). Styles and SVG charts are inline and there is no script, so the file opens
 //! offline and shows the same everywhere. Every string from the plan or the run is escaped.
-mod charts;
+pub(crate) mod charts;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,7 +17,7 @@ use crate::stats::TaskStats;
 /// Shown where a figure does not exist (no responses, no limit).
 const NONE: &str = "\u{2014}";
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;margin:0;background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}
 h1{font-size:24px;margin:8px 0 4px}h2{font-size:19px;margin:28px 0 8px}h3{font-size:16px;margin:0 0 2px}
@@ -290,7 +290,7 @@ fn charts_section(out: &mut String, r: &Results) {
 }
 
 /// The SVG with a `<title>` (its accessible name and tooltip) right after the opening tag.
-fn titled(svg: &str, title: &str) -> String {
+pub(crate) fn titled(svg: &str, title: &str) -> String {
     match svg.find('>') {
         Some(end) if svg.starts_with("<svg") => {
             format!("{}<title>{title}</title>{}", &svg[..=end], &svg[end + 1..])
@@ -304,7 +304,7 @@ fn ms(us: u64) -> String {
 }
 
 /// A two-column table of labels and values.
-fn key_values(out: &mut String, rows: &[(&str, String)]) {
+pub(crate) fn key_values(out: &mut String, rows: &[(&str, String)]) {
     out.push_str("<table class=\"kv\">\n");
     for (k, v) in rows {
         let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v));
@@ -313,7 +313,7 @@ fn key_values(out: &mut String, rows: &[(&str, String)]) {
 }
 
 /// A table with a header row; columns from `numeric_from` on are right-aligned numbers.
-fn table(
+pub(crate) fn table(
     out: &mut String,
     head: &[&str],
     numeric_from: usize,

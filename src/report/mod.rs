@@ -1,10 +1,12 @@
 //! Reports: what a finished run leaves behind. Each format reads the merged `Results`;
 //! none of them touches the engine.
+pub mod compare;
 pub mod csv;
 pub mod gates;
 pub mod history;
 pub mod html;
 pub mod json;
+pub mod limit;
 pub mod saved;
 pub mod text;
 

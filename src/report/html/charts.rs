@@ -29,18 +29,32 @@ const GREEN_LINE: RGBColor = RGBColor(44, 160, 44);
 const ORANGE_LINE: RGBColor = RGBColor(255, 127, 14);
 const PURPLE_LINE: RGBColor = RGBColor(148, 103, 189);
 const GRID: RGBColor = RGBColor(225, 225, 225);
+const GREY_LINE: RGBColor = RGBColor(127, 127, 127);
+/// Line colours for curves beyond the first (p50 and p99 of each target take two).
+const PALETTE: [RGBColor; 6] = [
+    GREEN_LINE,
+    RED_LINE,
+    BLUE_LINE,
+    ORANGE_LINE,
+    PURPLE_LINE,
+    RGBColor(140, 86, 75),
+];
+/// Radius of a measured point on the latency-vs-throughput chart.
+const MARKER_RADIUS: u32 = 4;
 
 /// A drawn chart and its legend: (label, CSS colour) per line, shown by the page.
 pub struct Chart {
     pub svg: String,
-    pub legend: Vec<(&'static str, String)>,
+    pub legend: Vec<(String, String)>,
 }
 
 /// One named line; `None` leaves a gap (an interval with nothing to show).
 struct Series {
-    label: &'static str,
+    label: String,
     color: RGBColor,
     points: Vec<(f64, Option<f64>)>,
+    /// Mark each point (measured steps), not only the line through them.
+    markers: bool,
 }
 
 /// Axis text and tick labelling of one chart.
@@ -97,9 +111,10 @@ pub fn distribution(all: &TaskStats) -> Chart {
         })
         .collect();
     let series = [Series {
-        label: "latency",
+        label: "latency".to_owned(),
         color: BLUE_LINE,
         points,
+        markers: false,
     }];
     let axes = Axes {
         x_desc: "percentile",
@@ -107,6 +122,58 @@ pub fn distribution(all: &TaskStats) -> Chart {
         x_range: 0.0..f64::from(nines),
         x_labels: nines as usize + 1,
         x_format: &|x| percentile_label(*x),
+    };
+    draw(&axes, &series)
+}
+
+/// Measured steps of one target: (achieved req/s, p50 ms, p99 ms) each.
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// p50 and p99 against achieved throughput, one pair of lines per curve (a target), with
+/// the SLO (label, ms) as a horizontal line. Points are joined in order of throughput.
+pub fn latency_vs_rate(curves: &[Curve], slo: Option<(&str, f64)>) -> Chart {
+    let mut series = Vec::new();
+    for (i, c) in curves.iter().enumerate() {
+        let mut pts = c.points.clone();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let name = |q: &str| match curves.len() {
+            1 => q.to_owned(),
+            _ => format!("{} {q}", c.name),
+        };
+        for (k, q) in ["p50", "p99"].into_iter().enumerate() {
+            series.push(Series {
+                label: name(q),
+                color: PALETTE[(2 * i + k) % PALETTE.len()],
+                points: pts
+                    .iter()
+                    .map(|p| (p.0, Some(if k == 0 { p.1 } else { p.2 })))
+                    .collect(),
+                markers: true,
+            });
+        }
+    }
+    let x_max = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .fold(0.0f64, f64::max);
+    let x_range = 0.0..(x_max * HEADROOM).max(1.0);
+    if let Some((label, ms)) = slo {
+        series.push(Series {
+            label: format!("SLO {label}"),
+            color: GREY_LINE,
+            points: vec![(0.0, Some(ms)), (x_range.end, Some(ms))],
+            markers: false,
+        });
+    }
+    let axes = Axes {
+        x_desc: "achieved throughput (req/s)",
+        y_desc: "latency (ms)",
+        x_range,
+        x_labels: 10,
+        x_format: &|x| number(*x),
     };
     draw(&axes, &series)
 }
@@ -156,9 +223,10 @@ fn over_time(
     value: impl Fn(&Second) -> Option<f64>,
 ) -> Series {
     Series {
-        label,
+        label: label.to_owned(),
         color,
         points: timeline.iter().map(|s| (s.elapsed_s, value(s))).collect(),
+        markers: false,
     }
 }
 
@@ -176,7 +244,10 @@ fn timed_chart(timeline: &[Second], y_desc: &str, series: &[Series]) -> Chart {
 
 /// Renders `series` into an SVG string, or a message saying why it could not.
 fn draw(axes: &Axes, series: &[Series]) -> Chart {
-    let legend = series.iter().map(|s| (s.label, css(s.color))).collect();
+    let legend = series
+        .iter()
+        .map(|s| (s.label.clone(), css(s.color)))
+        .collect();
     Chart {
         svg: draw_svg(axes, series),
         legend,
@@ -235,6 +306,12 @@ fn plot<'a>(
     for s in series {
         let style = s.color.stroke_width(2);
         for run in runs(&s.points) {
+            if s.markers {
+                let dots = run
+                    .iter()
+                    .map(|&p| Circle::new(p, MARKER_RADIUS, s.color.filled()));
+                chart.draw_series(dots)?;
+            }
             chart.draw_series(LineSeries::new(run, style))?;
         }
     }
