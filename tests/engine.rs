@@ -536,3 +536,64 @@ fn fail_on_gates_pass_breach_and_reject_malformed_expressions() {
     assert_eq!(malformed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&malformed.stderr).contains("invalid gate"));
 }
+
+/// Regression: a finished run left the sockets of users waiting on a silent server open (the
+/// runtime does not drop tasks parked on I/O), so the next run in the same process (as
+/// `blast limit` makes them) found a one-connection-at-a-time server still blocked on them.
+#[test]
+fn a_finished_run_closes_every_connection_it_opened() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let _g = shared();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    {
+        let (open, accepted) = (open.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(64) {
+                let Ok(mut s) = stream else { return };
+                open.fetch_add(1, Ordering::SeqCst);
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let open = open.clone();
+                // Reads and never answers; the connection counts as open until EOF.
+                std::thread::spawn(move || {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                    let mut buf = [0u8; 4096];
+                    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+    }
+    for (rate, users) in [(None, 8), (Some(200.0), 8)] {
+        let input = blast::plan::PlanInput {
+            url: Some(url(addr, "/")),
+            users: Some(users),
+            rate,
+            cores: Some(1),
+            duration: Some(Duration::from_millis(500)),
+            quiet: true,
+            ..Default::default()
+        };
+        let plan = Arc::new(blast::plan::Plan::build(input, &[0]).unwrap());
+        let r = blast::coordinator::run(plan, Arc::new(AtomicBool::new(false)));
+        assert!(r.totals.sent > 0, "requests were sent");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            open.load(Ordering::SeqCst),
+            0,
+            "rate {rate:?}: {} of {} connections still open after the run",
+            open.load(Ordering::SeqCst),
+            accepted.load(Ordering::SeqCst)
+        );
+    }
+}

@@ -78,8 +78,10 @@ struct Conn {
     last_start: Instant,
 }
 
-/// Runs user `user` until the worker stops or the user has nothing left to send.
-pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
+/// Runs user `user` (local index `slot` on this worker) until the worker stops or the user
+/// has nothing left to send. Every wait ends on the worker's stop signal, so a stopped
+/// worker's users close their sockets at once.
+pub async fn run_user(w: std::rc::Rc<Worker>, slot: usize, user: u64) {
     let mut conn = Conn {
         user,
         rbuf: Vec::with_capacity(READ_BUF_MIN),
@@ -95,7 +97,7 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
     w.alive.set(w.alive.get() + 1);
     while w.running() && w.has_budget() {
         if !w.user_active(user, Instant::now()) {
-            monoio::time::sleep(PARKED_POLL).await;
+            w.or_stop(slot, monoio::time::sleep(PARKED_POLL)).await;
             continue;
         }
         // Reconnect when the user is about to send, not while it thinks: after the server
@@ -104,18 +106,20 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
         // gunicorn's sync workers do, for up to the whole think time. Locust connects lazily.
         if let Some(at) = conn.next_at {
             if at > Instant::now() {
-                monoio::time::sleep_until(monoio::time::Instant::from_std(at)).await;
+                let think = monoio::time::sleep_until(monoio::time::Instant::from_std(at));
+                w.or_stop(slot, think).await;
                 continue;
             }
         }
-        let stream = match connect(&w).await {
-            Ok(s) => s,
-            Err(kind) => {
+        let stream = match w.or_stop(slot, connect(&w)).await {
+            None => break,
+            Some(Ok(s)) => s,
+            Some(Err(kind)) => {
                 w.rec.borrow_mut().connection_error(kind);
                 // With --requests, a failed attempt uses up a request: a dead target must
                 // end the run, not retry forever.
                 w.take_budget(1);
-                monoio::time::sleep(backoff).await;
+                w.or_stop(slot, monoio::time::sleep(backoff)).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                 continue;
             }
@@ -123,9 +127,9 @@ pub async fn run_user(w: std::rc::Rc<Worker>, user: u64) {
         backoff = RECONNECT_BACKOFF_MIN;
         w.rec.borrow_mut().connected();
         w.connected.set(w.connected.get() + 1);
-        let end = conn.session(&w, stream).await;
+        let end = w.or_stop(slot, conn.session(&w, stream)).await;
         w.connected.set(w.connected.get() - 1);
-        if let End::Stop = end {
+        if matches!(end, None | Some(End::Stop)) {
             break;
         }
     }

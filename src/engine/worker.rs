@@ -2,9 +2,11 @@
 //! runtime with its own connections, request bytes and `Recorder`. It talks to the
 //! coordinator only through a bounded channel, once per interval, and never blocks on it.
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -20,6 +22,9 @@ use crate::stats::{Recorder, Snapshot};
 pub const TICK: Duration = Duration::from_millis(10);
 /// How often a worker hands its stats to the coordinator.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a stopping worker waits for its users to close their connections. They stop at
+/// once (every wait of theirs ends on the stop signal); this only bounds a surprise.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// What a worker tells the coordinator.
 #[derive(Debug)]
@@ -57,6 +62,11 @@ pub struct Worker {
     /// Users with an open session (the live view's "users").
     pub connected: Cell<u64>,
     stopping: Cell<bool>,
+    /// Per user (local index): the waker of its current wait, woken when the worker stops.
+    /// The runtime does not drop tasks parked on I/O or timers when it is dropped, so a user
+    /// left waiting would keep its socket open past the run (and across runs in one process,
+    /// as `blast limit` makes them).
+    stop_wakers: RefCell<Vec<Option<Waker>>>,
     /// Requests this worker may still send (`--requests`), or None for no limit.
     budget: Cell<Option<u64>>,
 }
@@ -87,6 +97,7 @@ impl Worker {
             alive: Cell::new(0),
             connected: Cell::new(0),
             stopping: Cell::new(false),
+            stop_wakers: RefCell::new(vec![None; usize::try_from(share.users).unwrap_or(0)]),
             share,
             index,
             start,
@@ -109,6 +120,37 @@ impl Worker {
     #[inline]
     pub fn running(&self) -> bool {
         !self.stopping.get()
+    }
+
+    /// Runs `fut` for local user `slot` unless the worker stops first (then None, and `fut`
+    /// is dropped: its socket closes, its I/O is cancelled).
+    pub async fn or_stop<F: Future>(&self, slot: usize, fut: F) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if self.stopping.get() {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            if let Some(w) = self.stop_wakers.borrow_mut().get_mut(slot) {
+                match w {
+                    Some(old) if old.will_wake(cx.waker()) => {}
+                    _ => *w = Some(cx.waker().clone()),
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Tells every user to stop and wakes those that are waiting.
+    fn stop(&self) {
+        self.stopping.set(true);
+        let wakers = std::mem::take(&mut *self.stop_wakers.borrow_mut());
+        for w in wakers.into_iter().flatten() {
+            w.wake();
+        }
     }
 
     pub fn has_budget(&self) -> bool {
@@ -160,7 +202,8 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     let w = Rc::new(Worker::new(plan, index, link.start));
     for j in 0..w.share.users {
         let g = w.plan.global_user(index, j);
-        monoio::spawn(run_user(w.clone(), g));
+        let slot = usize::try_from(j).unwrap_or(usize::MAX);
+        monoio::spawn(run_user(w.clone(), slot, g));
     }
     let deadline = w.plan.duration.map(|d| link.start + d);
     let mut next_snapshot = link.start + SNAPSHOT_INTERVAL;
@@ -180,12 +223,17 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
             pending = offer(&link.events, snap);
         }
     }
-    w.stopping.set(true);
+    w.stop();
     // The last snapshot may wait: the run is over. Anything not yet delivered goes first.
     if let Some(snap) = pending {
         let _ = link.events.send(Event::Stats(Box::new(snap)));
     }
     let _ = link.events.send(Event::Stats(Box::new(w.snapshot(true))));
+    // Let the woken users end and close their sockets before the runtime goes away.
+    let grace = Instant::now() + STOP_GRACE;
+    while w.alive.get() > 0 && Instant::now() < grace {
+        monoio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Sends without blocking; hands the snapshot back if the channel is full.
