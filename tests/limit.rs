@@ -7,7 +7,7 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -134,54 +134,7 @@ fn serve(mut s: TcpStream, q: &Queue) {
 
 /// Runs `blast ARGS --quiet --json FILE`, killed past `RUN_LIMIT`; the report and output.
 fn blast(args: &[&str]) -> (Value, Output) {
-    let dir = std::env::temp_dir();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tag = format!("blast-limit-test-{}-{n}", std::process::id());
-    let json = dir.join(format!("{tag}.json"));
-    let (out, err) = (
-        dir.join(format!("{tag}.out")),
-        dir.join(format!("{tag}.err")),
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(args)
-        .args(["--quiet", "--json"])
-        .arg(&json)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawning blast");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("waiting") {
-            break st;
-        }
-        if start.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("blast {args:?} still running after {RUN_LIMIT:?}: killed");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let output = Output {
-        status,
-        stdout: std::fs::read(&out).unwrap_or_default(),
-        stderr: std::fs::read(&err).unwrap_or_default(),
-    };
-    let text = std::fs::read_to_string(&json);
-    for p in [&json, &out, &err] {
-        let _ = std::fs::remove_file(p);
-    }
-    let text = text.unwrap_or_else(|e| {
-        panic!(
-            "blast {args:?} wrote no JSON ({e}); {:?}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{text}"));
-    (v, output)
+    support::run_blast_within(args, RUN_LIMIT)
 }
 
 fn stdout(o: &Output) -> String {

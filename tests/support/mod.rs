@@ -51,17 +51,17 @@ fn temp_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("blast-test-{}-{n}-{tag}", std::process::id()))
 }
 
-/// Waits for `child` to exit, killing it (and failing the test) past `BLAST_WALL_LIMIT`.
-fn wait_bounded(child: &mut std::process::Child, args: &[&str]) -> ExitStatus {
+/// Waits for `child` to exit, killing it (and failing the test) past `limit`.
+fn wait_bounded(child: &mut std::process::Child, args: &[&str], limit: Duration) -> ExitStatus {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("waiting for blast") {
             return status;
         }
-        if start.elapsed() > BLAST_WALL_LIMIT {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("blast {args:?} still running after {BLAST_WALL_LIMIT:?}: killed");
+            panic!("blast {args:?} still running after {limit:?}: killed");
         }
         thread::sleep(BLAST_POLL);
     }
@@ -70,11 +70,16 @@ fn wait_bounded(child: &mut std::process::Child, args: &[&str]) -> ExitStatus {
 /// Runs `blast ARGS --quiet --json FILE` and returns the parsed report and the process output.
 /// Panics when blast runs too long or writes no valid JSON (its stderr is in the message).
 pub fn run_blast(args: &[&str]) -> (Value, Output) {
+    run_blast_within(args, BLAST_WALL_LIMIT)
+}
+
+/// `run_blast` for runs that may take up to `limit` (limit searches, comparisons).
+pub fn run_blast_within(args: &[&str], limit: Duration) -> (Value, Output) {
     let json = temp_path("report.json");
     let json_arg = json.to_string_lossy().into_owned();
     let mut full = args.to_vec();
     full.extend(["--quiet", "--json", &json_arg]);
-    let output = blast(&full);
+    let output = blast_within(&full, limit);
     let text = std::fs::read_to_string(&json);
     let _ = std::fs::remove_file(&json);
     let text = text.unwrap_or_else(|e| {
@@ -91,6 +96,11 @@ pub fn run_blast(args: &[&str]) -> (Value, Output) {
 
 /// Runs `blast ARGS` as given (no flags added) under the wall-clock limit.
 pub fn blast(args: &[&str]) -> Output {
+    blast_within(args, BLAST_WALL_LIMIT)
+}
+
+/// `blast` for runs that may take up to `limit`.
+pub fn blast_within(args: &[&str], limit: Duration) -> Output {
     let out = temp_path("stdout");
     let err = temp_path("stderr");
     // Output goes to files, not pipes: a full pipe can never stall the child while we poll.
@@ -101,7 +111,7 @@ pub fn blast(args: &[&str]) -> Output {
         .stderr(std::fs::File::create(&err).expect("stderr file"))
         .spawn()
         .expect("spawning blast");
-    let status = wait_bounded(&mut child, args);
+    let status = wait_bounded(&mut child, args, limit);
     let output = Output {
         status,
         stdout: std::fs::read(&out).unwrap_or_default(),
