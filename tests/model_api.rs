@@ -1,6 +1,7 @@
 //! The article's model API served by real Python frameworks (`scripts/model-api/`): each
 //! server answers the contract directly (health, a prediction, 400 for a missing or mistyped
-//! field), and the shipped heart-disease scenario runs against it with no failures.
+//! field), the shipped heart-disease scenario runs against it with no failures, and `blast
+//! limit` and `blast compare` answer against Flask and Starlette.
 //!
 //! Needs the virtualenv that `scripts/model-api/setup.sh` makes (`scripts/test.sh` runs it);
 //! without it these tests fail and say so, they never pass by skipping.
@@ -15,13 +16,30 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{no_errors, run_blast};
+use support::{no_errors, run_blast, run_blast_within, Scratch};
 
 /// How long a server may take to answer `GET /health` after it is spawned (imports of
 /// scikit-learn and the framework take a few seconds on a busy 2-core machine).
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// Longest one direct request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a short limit search or comparison against these servers may take.
+const SEARCH_LIMIT: Duration = Duration::from_secs(150);
+/// Short searches for CI: 1 s steps after a 0.5 s warm-up, a few steps each.
+const SHORT_SEARCH: [&str; 12] = [
+    "-c",
+    "1",
+    "--slo-p99",
+    "500ms",
+    "--step",
+    "1s",
+    "--warmup",
+    "500ms",
+    "--max-steps",
+    "5",
+    "-s",
+    "scenarios/predict-max.toml",
+];
 
 /// A valid payload the trained model calls heart disease (old, male, every risk factor).
 fn risky() -> Value {
@@ -381,4 +399,69 @@ fn serve_sh_rejects_an_unknown_framework() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown framework 'django'"), "{stderr}");
+}
+
+fn positive_finite(v: &Value) -> bool {
+    v.as_f64().is_some_and(|x| x.is_finite() && x > 0.0)
+}
+
+/// `blast limit` against the article's stack, then `blast compare` of two frameworks: the
+/// answers exist, are positive and finite, and every report asked for is complete.
+#[test]
+fn limit_and_compare_answer_for_real_frameworks() {
+    let flask = PyServer::start("flask");
+    let starlette = PyServer::start("starlette");
+    let scratch = Scratch::new("model-limit");
+    let (html, csv) = (scratch.file("limit.html"), scratch.file("limit.csv"));
+    let host = flask.host();
+    let mut args = vec!["limit", "--host", &host];
+    args.extend(SHORT_SEARCH);
+    args.extend(["--html", &html, "--csv", &csv]);
+    let (r, out) = run_blast_within(&args, SEARCH_LIMIT);
+    let stderr = || {
+        format!(
+            "{}\nflask stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            flask.stderr_text()
+        )
+    };
+    assert!(out.status.success(), "{}", stderr());
+    assert!(positive_finite(&r["limit_rps"]), "{r:#}\n{}", stderr());
+    let steps = r["steps"].as_array().expect("steps");
+    assert!((1..=5).contains(&steps.len()), "{} steps", steps.len());
+    assert!(
+        r["limit"]["latency_ms"]["p99"]
+            .as_f64()
+            .is_some_and(|p| p < 500.0),
+        "{r:#}"
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert_eq!(rows, steps.len() + 1, "a header and a row per step");
+
+    let (f, s) = (
+        format!("flask={}", flask.host()),
+        format!("starlette={}", starlette.host()),
+    );
+    let mut args = vec![
+        "compare", "--target", &f, "--target", &s, "--settle", "500ms",
+    ];
+    args.extend(SHORT_SEARCH);
+    let (c, out) = run_blast_within(&args, SEARCH_LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let targets = c["targets"].as_array().expect("targets");
+    let names: Vec<&str> = targets.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["flask", "starlette"]);
+    for t in targets {
+        assert!(positive_finite(&t["median_rps"]), "{t:#}");
+        assert!(
+            t["at_common_rate"]["latency_ms"]["p99"].is_number(),
+            "{t:#}"
+        );
+    }
+    assert!(positive_finite(&c["common_rate"]), "{c:#}");
 }
