@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{no_errors, run_blast, run_blast_within, Scratch};
+use support::{count, no_errors, run_blast, run_blast_within, task, Scratch};
 
 /// How long a server may take to answer `GET /health` after it is spawned (imports of
 /// scikit-learn and the framework take a few seconds on a busy 2-core machine).
@@ -289,20 +289,6 @@ fn check_contract(server: &PyServer) {
             "{fw}: {body:?}: {doc}"
         );
     }
-}
-
-/// The row of task `name` in a report.
-fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tasks"]
-        .as_array()
-        .and_then(|t| t.iter().find(|row| row["name"] == name))
-        .unwrap_or_else(|| panic!("no task {name:?} in {report:#}"))
-}
-
-fn count(row: &Value, key: &str) -> u64 {
-    row[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {key} in {row}"))
 }
 
 /// The article's user against the server: the task mix, and every check passing.

@@ -3,21 +3,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{fast_target, ok_response, run_blast, shared, url, Reply, Server};
-
-/// The row of task `name` in a report.
-fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tasks"]
-        .as_array()
-        .and_then(|t| t.iter().find(|row| row["name"] == name))
-        .unwrap_or_else(|| panic!("no task {name:?} in {report:#}"))
-}
-
-fn count(row: &Value, key: &str) -> u64 {
-    row[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {key} in {row}"))
-}
+use support::{count, fast_target, ok_response, run_blast, shared, task, url, Reply, Server};
 
 fn run_scenario(file: &str, host: &str, extra: &[&str]) -> Value {
     let mut args = vec!["-s", file, "--host", host, "-c", "2"];

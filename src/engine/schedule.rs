@@ -141,6 +141,9 @@ pub struct Pacer {
     /// Requests due before the current piece starts.
     before: f64,
     issued: u64,
+    /// This pacer hands out requests `offset`, `offset + stride`, … of the whole schedule.
+    offset: u64,
+    stride: u64,
 }
 
 impl Pacer {
@@ -150,18 +153,29 @@ impl Pacer {
     }
 
     pub fn with_ramp(start: Instant, ramp: &Ramp) -> Self {
+        Self::interleaved(start, ramp, 0, 1)
+    }
+
+    /// Worker `index` of `workers` sharing one schedule: it takes requests index,
+    /// index + workers, … of `ramp`, so workers send in turn rather than all at once.
+    pub fn interleaved(start: Instant, ramp: &Ramp, index: u64, workers: u64) -> Self {
         Pacer {
             start,
             pieces: ramp.pieces(),
             piece: 0,
             before: 0.0,
             issued: 0,
+            offset: index,
+            stride: workers.max(1),
         }
     }
 
     /// The intended time of the next request, None when the schedule has no more.
     pub fn peek(&mut self) -> Option<Instant> {
-        let k = self.issued as f64;
+        let k = self
+            .issued
+            .saturating_mul(self.stride)
+            .saturating_add(self.offset) as f64;
         loop {
             let p = *self.pieces.get(self.piece)?;
             let n = p.count();
@@ -196,6 +210,21 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_workers_together_send_the_whole_schedule_in_turn() {
+        let t0 = Instant::now();
+        let ramp = Ramp::stages(10.0, &[(Duration::from_secs(2), 200.0)]);
+        let mut whole = Pacer::with_ramp(t0, &ramp);
+        let mut parts: Vec<Pacer> = (0..3)
+            .map(|i| Pacer::interleaved(t0, &ramp, i, 3))
+            .collect();
+        for k in 0..300 {
+            let expected = whole.take().unwrap();
+            let got = parts[k % 3].take().unwrap();
+            assert_eq!(got, expected, "request {k}");
+        }
+    }
 
     fn offsets(p: &mut Pacer, t0: Instant, n: usize) -> Vec<f64> {
         (0..n)

@@ -13,7 +13,7 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::conn::run_user;
 use super::driver::{self, DriverUsed};
-use super::schedule::Pacer;
+use super::schedule::{Pacer, Ramp};
 use super::source::Source;
 use crate::plan::{Load, Plan, Share};
 use crate::stats::{Recorder, Snapshot};
@@ -75,12 +75,10 @@ impl Worker {
     fn new(plan: Arc<Plan>, index: usize, start: Instant) -> Self {
         let share = plan.share(index);
         let pacer = match plan.load {
-            Load::Open { .. } => {
-                let pacer = match &plan.ramp {
-                    Some(ramp) => Pacer::with_ramp(start, &ramp.scaled(1.0 / plan.workers as f64)),
-                    None => Pacer::new(start, share.rate),
-                };
-                Some(RefCell::new(pacer))
+            Load::Open { rate, .. } => {
+                let ramp = plan.ramp.clone().unwrap_or_else(|| Ramp::constant(rate));
+                let (i, n) = (index as u64, plan.workers as u64);
+                Some(RefCell::new(Pacer::interleaved(start, &ramp, i, n)))
             }
             Load::Closed { .. } => None,
         };

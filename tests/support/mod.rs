@@ -152,6 +152,21 @@ pub fn uint(report: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no integer {key:?} in report:\n{report:#}"))
 }
 
+/// The row of task `name` in a report.
+pub fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tasks"]
+        .as_array()
+        .and_then(|t| t.iter().find(|row| row["name"] == name))
+        .unwrap_or_else(|| panic!("no task {name:?} in {report:#}"))
+}
+
+/// `row[key]` as an integer; panics with the row when missing.
+pub fn count(row: &Value, key: &str) -> u64 {
+    row[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {row}"))
+}
+
 /// How many errors of `kind` the report counts (0 when absent).
 pub fn errors_of(report: &Value, kind: &str) -> u64 {
     report["errors"][kind].as_u64().unwrap_or(0)
