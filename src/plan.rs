@@ -184,7 +184,6 @@ mod secs {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Share {
     pub users: u64,
-    pub rate: f64,
     pub requests: Option<u64>,
 }
 
@@ -305,19 +304,14 @@ impl Plan {
         })
     }
 
-    /// Worker `index`'s share of users, rate and request budget; remainders go to the
-    /// first workers so the shares add up to exactly the plan.
+    /// Worker `index`'s share of users and request budget; remainders go to the first
+    /// workers so the shares add up to exactly the plan. (The open model's rate is not split
+    /// here: workers take turns on one schedule, `Pacer::interleaved`.)
     pub fn share(&self, index: usize) -> Share {
         let w = self.workers as u64;
         let i = index as u64;
-        let users = split(self.load.connections(), w, i);
-        let rate = match self.load {
-            Load::Open { rate, .. } => rate / self.workers as f64,
-            Load::Closed { .. } => 0.0,
-        };
         Share {
-            users,
-            rate,
+            users: split(self.load.connections(), w, i),
             requests: self.requests.map(|n| split(n, w, i)),
         }
     }
@@ -649,7 +643,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_splits_evenly_and_users_cap_connections() {
+    fn rate_makes_an_open_model_and_users_cap_its_connections() {
         let mut i = input("http://127.0.0.1:1/");
         i.rate = Some(1000.0);
         i.users = Some(10);
@@ -661,7 +655,6 @@ mod tests {
                 conns: 10
             }
         );
-        assert_eq!(plan.share(1).rate, 500.0);
     }
 
     #[test]
