@@ -118,13 +118,6 @@ pub struct Results {
     pub interrupted: bool,
 }
 
-impl Results {
-    /// The driver(s) that ran.
-    pub fn driver_names(&self) -> String {
-        self.driver.clone()
-    }
-}
-
 /// "io_uring", or "io_uring, epoll" if workers differed; "none" if no worker started.
 pub fn driver_names(drivers: &[DriverUsed]) -> String {
     let mut names: Vec<&str> = drivers.iter().map(|d| d.name()).collect();

@@ -88,7 +88,7 @@ fn plan_section(out: &mut String, r: &Results) {
         .map_or_else(String::new, |v| format!(" (asked: {})", v.get_name()));
     rows.extend([
         ("Workers", plan.workers.to_string()),
-        ("Driver", format!("{}{asked}", r.driver_names())),
+        ("Driver", format!("{}{asked}", r.driver)),
         ("Load", load_text(plan)),
         ("Pipeline", plan.pipeline.to_string()),
         ("Duration", plan.duration.map_or(NONE.into(), human)),

@@ -56,7 +56,7 @@ pub fn to_value(r: &Results) -> Value {
         "workers": plan.workers,
         "users": plan.load.connections(),
         "pipeline": plan.pipeline,
-        "driver": r.driver_names(),
+        "driver": r.driver,
         "interrupted": r.interrupted,
         "notes": plan.notes,
         "worker_failures": r.worker_failures,

@@ -24,7 +24,7 @@ pub fn render(r: &Results) -> String {
         out,
         "  {} worker(s) on {} x {} users = {} connections, pipeline {}, {:.2}s{}",
         plan.workers,
-        r.driver_names(),
+        r.driver,
         plan.users_per_worker,
         plan.load.connections(),
         plan.pipeline,
