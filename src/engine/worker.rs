@@ -75,14 +75,7 @@ pub struct Worker {
 impl Worker {
     fn new(plan: Arc<Plan>, index: usize, start: Instant) -> Self {
         let share = plan.share(index);
-        let pacer = match plan.load {
-            Load::Open { rate, .. } => {
-                let ramp = plan.ramp.clone().unwrap_or_else(|| Ramp::constant(rate));
-                let (i, n) = (index as u64, plan.workers as u64);
-                Some(RefCell::new(Pacer::interleaved(start, &ramp, i, n)))
-            }
-            Load::Closed { .. } => None,
-        };
+        let pacer = open_pacer(&plan, index, start).map(RefCell::new);
         let capture = match &plan.scenario {
             Some(s) => s.tasks.iter().map(|t| t.needs_body_capture()).collect(),
             None => vec![false],
@@ -201,6 +194,30 @@ impl<F: Future> Future for OrStop<'_, F> {
     }
 }
 
+/// Worker `index`'s schedule of intended send times in an open-model run. Workers take turns
+/// on the process's schedule; with `--shard I/N` at a constant rate the whole schedule is
+/// also shifted by I requests of the total rate, so N shards (of as many workers each) send
+/// in turn too rather than N at once.
+pub(crate) fn open_pacer(plan: &Plan, index: usize, start: Instant) -> Option<Pacer> {
+    let Load::Open { rate, .. } = plan.load else {
+        return None;
+    };
+    let (i, n) = (index as u64, plan.workers as u64);
+    match &plan.ramp {
+        Some(ramp) => Some(Pacer::interleaved(start, ramp, i, n)),
+        None => {
+            let total = rate * plan.shard.count as f64;
+            let phase = Duration::from_secs_f64(plan.shard.index as f64 / total);
+            Some(Pacer::interleaved(
+                start + phase,
+                &Ramp::constant(rate),
+                i,
+                n,
+            ))
+        }
+    }
+}
+
 /// Runs worker `index` on the current thread until the plan's end or the stop signal.
 pub fn run(plan: Arc<Plan>, index: usize, link: Link) {
     if let Some(Some(core)) = plan.cores.get(index) {
@@ -266,5 +283,50 @@ fn offer(events: &Sender<Event>, snap: Snapshot) -> Option<Snapshot> {
         Ok(()) => None,
         Err(TrySendError::Full(Event::Stats(snap))) => Some(*snap),
         Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanInput;
+    use crate::shard::Shard;
+
+    /// Every intended send time of `plans`' workers, sorted, in seconds after `t0`.
+    fn schedule(plans: &[Plan], t0: Instant, per_worker: usize) -> Vec<f64> {
+        let mut times: Vec<f64> = plans
+            .iter()
+            .flat_map(|p| (0..p.workers).map(move |w| open_pacer(p, w, t0).unwrap()))
+            .flat_map(|mut pacer| {
+                (0..per_worker).map(move |_| pacer.take().unwrap().duration_since(t0).as_secs_f64())
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times
+    }
+
+    #[test]
+    fn shards_and_workers_take_turns_on_one_schedule() {
+        let plan = |shard: Option<Shard>| {
+            let input = PlanInput {
+                url: Some("http://127.0.0.1:1/".into()),
+                rate: Some(400.0),
+                users: Some(40),
+                shard,
+                ..PlanInput::default()
+            };
+            Plan::build(input, &[0, 1]).unwrap()
+        };
+        let t0 = Instant::now();
+        let whole = schedule(&[plan(None)], t0, 100);
+        let shards: Vec<Plan> = (0..2)
+            .map(|index| plan(Some(Shard { index, count: 2 })))
+            .collect();
+        let sharded = schedule(&shards, t0, 50);
+        assert_eq!(whole.len(), sharded.len());
+        for (k, (a, b)) in whole.iter().zip(&sharded).enumerate() {
+            assert!((a - b).abs() < 1e-6, "request {k}: {a} vs {b}");
+            assert!((a - k as f64 / 400.0).abs() < 1e-6, "request {k} at {a}");
+        }
     }
 }
