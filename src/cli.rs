@@ -323,22 +323,25 @@ fn finish(results: &coordinator::Results, out: &ReportArgs) -> Result<ExitCode> 
 }
 
 fn write_reports(results: &coordinator::Results, out: &ReportArgs) -> Result<()> {
-    let written = |path: &std::path::Path| format!("writing {}", path.display());
-    if let Some(path) = &out.json {
-        report::json::write(results, path).with_context(|| written(path))?;
+    write_if(&out.json, |p| report::json::write(results, p))?;
+    write_if(&out.csv, |p| {
+        report::csv::write(results, p, out.csv_full_history)
+    })?;
+    write_if(&out.html, |p| report::html::write(results, p))?;
+    write_if(&out.history, |p| {
+        report::history::append(results, p, out.label.as_deref())
+    })
+}
+
+/// Writes one report when its path was given, naming the file in any error.
+pub(crate) fn write_if(
+    path: &Option<PathBuf>,
+    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+) -> Result<()> {
+    match path {
+        Some(p) => write(p).with_context(|| format!("writing {}", p.display())),
+        None => Ok(()),
     }
-    if let Some(prefix) = &out.csv {
-        report::csv::write(results, prefix, out.csv_full_history)
-            .with_context(|| written(prefix))?;
-    }
-    if let Some(path) = &out.html {
-        report::html::write(results, path).with_context(|| written(path))?;
-    }
-    if let Some(path) = &out.history {
-        report::history::append(results, path, out.label.as_deref())
-            .with_context(|| written(path))?;
-    }
-    Ok(())
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.

@@ -4,7 +4,6 @@
 //! rounds rotate the order and a settle pause separates targets, so drift on a noisy machine
 //! shows as spread instead of as a difference between targets. Plans go through the limit
 //! runner and the coordinator; nothing here touches the engine.
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,11 +12,11 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
-use crate::cli::{self, parse_duration, RunArgs};
+use crate::cli::{self, parse_duration, ReportArgs, RunArgs};
 use crate::coordinator;
 use crate::limit::runner::{self, Outcome, Settings};
 use crate::limit::step::{self, StepStats, Verdict};
-use crate::limit::{self, Outputs, SearchArgs};
+use crate::limit::{self, SearchArgs};
 use crate::plan::{PlanInput, DEFAULT_DURATION};
 use crate::report;
 
@@ -354,18 +353,10 @@ pub fn common_limit(targets: &[TargetResult]) -> Option<f64> {
         .reduce(f64::min)
 }
 
-fn write_reports(c: &Comparison, out: &Outputs) -> Result<()> {
-    let written = |p: &PathBuf| format!("writing {}", p.display());
-    if let Some(p) = &out.json {
-        report::compare::write_json(c, p).with_context(|| written(p))?;
-    }
-    if let Some(p) = &out.csv {
-        report::compare::write_csv(c, p).with_context(|| written(p))?;
-    }
-    if let Some(p) = &out.html {
-        report::compare::write_html(c, p).with_context(|| written(p))?;
-    }
-    Ok(())
+fn write_reports(c: &Comparison, out: &ReportArgs) -> Result<()> {
+    cli::write_if(&out.json, |p| report::compare::write_json(c, p))?;
+    cli::write_if(&out.csv, |p| report::compare::write_csv(c, p))?;
+    cli::write_if(&out.html, |p| report::compare::write_html(c, p))
 }
 
 #[cfg(test)]

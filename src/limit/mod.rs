@@ -7,16 +7,15 @@ pub mod search;
 pub mod slo;
 pub mod step;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
-use crate::cli::{self, parse_duration, RunArgs};
+use crate::cli::{self, parse_duration, ReportArgs, RunArgs};
 use crate::plan::PlanInput;
 use crate::report;
 use crate::report::gates::Gate;
@@ -82,14 +81,6 @@ pub struct LimitArgs {
     pub run: RunArgs,
 }
 
-/// Report files asked for.
-#[derive(Clone, Debug, Default)]
-pub struct Outputs {
-    pub json: Option<PathBuf>,
-    pub csv: Option<PathBuf>,
-    pub html: Option<PathBuf>,
-}
-
 /// Flags of the plain run that mean nothing to a search: refused, not silently ignored.
 pub(crate) fn refuse_run_only_flags(a: &RunArgs, command: &str, allow_fixed: bool) -> Result<()> {
     let used = [
@@ -144,12 +135,8 @@ impl SearchArgs {
 }
 
 /// Splits the plain run's flags into the plan input and the report files.
-pub fn split_run_args(mut a: RunArgs) -> Result<(PlanInput, Outputs)> {
-    let outputs = Outputs {
-        json: a.outputs.json.take(),
-        csv: a.outputs.csv.take(),
-        html: a.outputs.html.take(),
-    };
+pub fn split_run_args(a: RunArgs) -> Result<(PlanInput, ReportArgs)> {
+    let outputs = a.outputs.clone();
     Ok((a.into_input()?, outputs))
 }
 
@@ -196,16 +183,8 @@ pub fn exit_code(outcome: &Outcome) -> ExitCode {
     }
 }
 
-fn write_reports(c: &report::limit::Context, o: &Outcome, out: &Outputs) -> Result<()> {
-    let written = |p: &PathBuf| format!("writing {}", p.display());
-    if let Some(p) = &out.json {
-        report::limit::write_json(c, o, p).with_context(|| written(p))?;
-    }
-    if let Some(p) = &out.csv {
-        report::limit::write_csv(o, p).with_context(|| written(p))?;
-    }
-    if let Some(p) = &out.html {
-        report::limit::write_html(c, o, p).with_context(|| written(p))?;
-    }
-    Ok(())
+fn write_reports(c: &report::limit::Context, o: &Outcome, out: &ReportArgs) -> Result<()> {
+    cli::write_if(&out.json, |p| report::limit::write_json(c, o, p))?;
+    cli::write_if(&out.csv, |p| report::limit::write_csv(o, p))?;
+    cli::write_if(&out.html, |p| report::limit::write_html(c, o, p))
 }

@@ -185,8 +185,7 @@ pub fn to_value(c: &Comparison) -> Value {
 }
 
 pub fn write_json(c: &Comparison, path: &Path) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&to_value(c))?;
-    std::fs::write(path, text + "\n")
+    super::write_json_value(&to_value(c), path)
 }
 
 pub const CSV_HEAD: [&str; 10] = [

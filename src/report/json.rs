@@ -145,6 +145,5 @@ fn unix_ms(t: std::time::SystemTime) -> u64 {
 
 /// Writes the result to `path`.
 pub fn write(r: &Results, path: &Path) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&to_value(r))?;
-    std::fs::write(path, text + "\n")
+    super::write_json_value(&to_value(r), path)
 }

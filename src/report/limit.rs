@@ -239,8 +239,7 @@ pub fn to_value(c: &Context, o: &Outcome) -> Value {
 }
 
 pub fn write_json(c: &Context, o: &Outcome, path: &Path) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&to_value(c, o))?;
-    std::fs::write(path, text + "\n")
+    super::write_json_value(&to_value(c, o), path)
 }
 
 /// CSV columns, one row per step.

@@ -10,7 +10,15 @@ pub mod limit;
 pub mod saved;
 pub mod text;
 
+use std::path::Path;
+
 use hdrhistogram::Histogram;
+
+/// Writes `value` to `path` as indented JSON with a final newline.
+pub fn write_json_value(value: &serde_json::Value, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n")
+}
 
 /// Summary latency figures in microseconds.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
