@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{count, no_errors, run_blast, run_blast_within, task, Scratch};
+use support::{assert_clean_article_mix, no_errors, run_blast, run_blast_within, Scratch};
 
 /// How long a server may take to answer `GET /health` after it is spawned (imports of
 /// scikit-learn and the framework take a few seconds on a busy 2-core machine).
@@ -320,38 +320,7 @@ fn check_scenario(server: &PyServer) {
     };
     assert!(out.status.success(), "{}", context());
     assert!(no_errors(&r), "{}", context());
-    let (valid, invalid, health) = (
-        task(&r, "predict"),
-        task(&r, "predict-invalid"),
-        task(&r, "health"),
-    );
-    let (v, i, h) = (
-        count(valid, "requests"),
-        count(invalid, "requests"),
-        count(health, "requests"),
-    );
-    assert!(
-        v + i + h > 150,
-        "too few requests: {v} {i} {h}\n{}",
-        context()
-    );
-    let share = i as f64 / (v + i) as f64;
-    assert!(
-        (share - 0.2).abs() < 0.1,
-        "invalid share of predictions {share}\n{}",
-        context()
-    );
-    for row in [valid, invalid, health] {
-        assert_eq!(count(row, "failures"), 0, "{row}\n{}", context());
-    }
-    // Every invalid prediction was rejected, every valid one and every health check answered.
-    assert_eq!(r["status_codes"]["400"].as_u64(), Some(i), "{}", context());
-    assert_eq!(
-        r["status_codes"]["200"].as_u64(),
-        Some(v + h),
-        "{}",
-        context()
-    );
+    assert_clean_article_mix(&r, 150, 0.1, &context());
 }
 
 fn serves_the_article_contract_and_scenario(framework: &'static str) {

@@ -167,6 +167,46 @@ pub fn count(row: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {row}"))
 }
 
+/// The article's user (`scenarios/heart-disease.toml`) against a correct model API: more than
+/// `min_requests`, invalid predictions `share_tolerance` or closer to 1 in 5, no task with a
+/// failure, every invalid prediction answered 400 and every other request 200. `context` is
+/// added to each message.
+pub fn assert_clean_article_mix(r: &Value, min_requests: u64, share_tolerance: f64, context: &str) {
+    let (valid, invalid, health) = (
+        task(r, "predict"),
+        task(r, "predict-invalid"),
+        task(r, "health"),
+    );
+    let (v, i, h) = (
+        count(valid, "requests"),
+        count(invalid, "requests"),
+        count(health, "requests"),
+    );
+    assert!(
+        v + i + h > min_requests,
+        "too few requests to judge the mix: {v} {i} {h}\n{context}"
+    );
+    let share = i as f64 / (v + i) as f64;
+    assert!(
+        (share - 0.2).abs() < share_tolerance,
+        "invalid share of predictions {share}\n{context}"
+    );
+    for row in [valid, invalid, health] {
+        assert_eq!(count(row, "failures"), 0, "{row}\n{context}");
+    }
+    // Every invalid prediction was rejected, every valid one and every health check answered.
+    assert_eq!(
+        r["status_codes"]["400"].as_u64(),
+        Some(i),
+        "{r:#}\n{context}"
+    );
+    assert_eq!(
+        r["status_codes"]["200"].as_u64(),
+        Some(v + h),
+        "{r:#}\n{context}"
+    );
+}
+
 /// How many errors of `kind` the report counts (0 when absent).
 pub fn errors_of(report: &Value, kind: &str) -> u64 {
     report["errors"][kind].as_u64().unwrap_or(0)
