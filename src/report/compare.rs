@@ -8,7 +8,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::html::{self, charts, escape};
-use super::limit::{curve, figure, page_head, KNEE_DEFINITION};
+use super::html::{figure, page_head};
+use super::limit::{curve, KNEE_DEFINITION};
 use crate::compare::{Comparison, Mode, RoundResult, TargetResult};
 use crate::limit::step::StepStats;
 

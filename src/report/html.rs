@@ -17,7 +17,7 @@ use crate::stats::TaskStats;
 /// Shown where a figure does not exist (no responses, no limit).
 const NONE: &str = "\u{2014}";
 
-pub(crate) const STYLE: &str = "
+const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;margin:0;background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}
 h1{font-size:24px;margin:8px 0 4px}h2{font-size:19px;margin:28px 0 8px}h3{font-size:16px;margin:0 0 2px}
@@ -37,14 +37,7 @@ figure svg{width:100%;height:auto;display:block}
 /// The report as an HTML document.
 pub fn render(r: &Results) -> String {
     let mut out = String::with_capacity(128 * 1024);
-    let url = escape(&r.plan.url);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>blast report: {url}</title><style>{STYLE}</style></head><body><main>\n\
-         <h1>blast report</h1><p class=\"sub\">{url}</p>\n"
-    );
+    page_head(&mut out, "blast report", &r.plan.url);
     plan_section(&mut out, r);
     summary_section(&mut out, r);
     tasks_section(&mut out, r);
@@ -266,31 +259,48 @@ fn charts_section(out: &mut String, r: &Results) {
     ];
     out.push_str("<h2>Charts</h2>\n");
     for (id, title, chart) in figures {
-        let title = escape(title);
-        let _ = write!(
-            out,
-            "<figure id=\"{id}\"><h3>{title}</h3><p class=\"legend\">"
-        );
-        // A single line needs no key: the title names it.
-        let key = if chart.legend.len() > 1 {
-            &chart.legend[..]
-        } else {
-            &[]
-        };
-        for (label, color) in key {
-            let _ = write!(
-                out,
-                "<span><i style=\"background:{}\"></i>{}</span>",
-                escape(color),
-                escape(label)
-            );
-        }
-        let _ = writeln!(out, "</p>{}</figure>", titled(&chart.svg, &title));
+        figure(out, id, title, &chart);
     }
 }
 
+/// The start of a page: document head with the styles, `title` as heading, `sub` below it.
+pub(crate) fn page_head(out: &mut String, title: &str, sub: &str) {
+    let (title, sub) = (escape(title), escape(sub));
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}: {sub}</title><style>{STYLE}</style></head><body><main>\n\
+         <h1>{title}</h1><p class=\"sub\">{sub}</p>\n"
+    );
+}
+
+/// A chart as a figure with its title and, for more than one line, its legend.
+pub(crate) fn figure(out: &mut String, id: &str, title: &str, chart: &charts::Chart) {
+    let title = escape(title);
+    let _ = write!(
+        out,
+        "<figure id=\"{id}\"><h3>{title}</h3><p class=\"legend\">"
+    );
+    // A single line needs no key: the title names it.
+    let key = if chart.legend.len() > 1 {
+        &chart.legend[..]
+    } else {
+        &[]
+    };
+    for (label, color) in key {
+        let _ = write!(
+            out,
+            "<span><i style=\"background:{}\"></i>{}</span>",
+            escape(color),
+            escape(label)
+        );
+    }
+    let _ = writeln!(out, "</p>{}</figure>", titled(&chart.svg, &title));
+}
+
 /// The SVG with a `<title>` (its accessible name and tooltip) right after the opening tag.
-pub(crate) fn titled(svg: &str, title: &str) -> String {
+fn titled(svg: &str, title: &str) -> String {
     match svg.find('>') {
         Some(end) if svg.starts_with("<svg") => {
             format!("{}<title>{title}</title>{}", &svg[..=end], &svg[end + 1..])

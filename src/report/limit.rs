@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::html::{self, charts, escape};
+use super::html::{self, charts};
 use crate::limit::runner::{Ended, Outcome, Settings, KNEE_FACTOR};
 use crate::limit::step::{Step, MIN_ACHIEVED_SHARE};
 use crate::plan::Plan;
@@ -302,37 +302,6 @@ pub fn curve(name: &str, steps: &[Step]) -> charts::Curve {
     }
 }
 
-/// The opening of a report page, up to `<main>` and the title.
-pub fn page_head(out: &mut String, title: &str, sub: &str) {
-    let (title, sub) = (escape(title), escape(sub));
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title}: {sub}</title><style>{}</style></head><body><main>\n\
-         <h1>{title}</h1><p class=\"sub\">{sub}</p>\n",
-        html::STYLE
-    );
-}
-
-/// A chart as a figure with its legend.
-pub fn figure(out: &mut String, id: &str, title: &str, chart: &charts::Chart) {
-    let title = escape(title);
-    let _ = write!(
-        out,
-        "<figure id=\"{id}\"><h3>{title}</h3><p class=\"legend\">"
-    );
-    for (label, color) in &chart.legend {
-        let _ = write!(
-            out,
-            "<span><i style=\"background:{}\"></i>{}</span>",
-            escape(color),
-            escape(label)
-        );
-    }
-    let _ = writeln!(out, "</p>{}</figure>", html::titled(&chart.svg, &title));
-}
-
 /// The step table as HTML rows: verdict and reasons, then the figures.
 pub fn steps_html(out: &mut String, steps: &[Step], limit: Option<usize>) {
     let head = [
@@ -374,7 +343,7 @@ pub fn steps_html(out: &mut String, steps: &[Step], limit: Option<usize>) {
 /// The page: context, limit and knee, the chart, and every step.
 pub fn render_html(c: &Context, o: &Outcome) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    page_head(&mut out, "blast limit", &c.url);
+    html::page_head(&mut out, "blast limit", &c.url);
     let mut rows = vec![
         ("Target", c.url.clone()),
         ("Request", c.what.clone()),
@@ -388,7 +357,7 @@ pub fn render_html(c: &Context, o: &Outcome) -> String {
     let chart =
         charts::latency_vs_rate(&[curve(&c.url, &o.steps)], c.slo_p99_ms.map(|v| ("p99", v)));
     out.push_str("<h2>Latency against throughput</h2>\n");
-    figure(
+    html::figure(
         &mut out,
         "chart-limit",
         "p50 and p99 against achieved req/s",
