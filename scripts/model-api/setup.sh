@@ -17,6 +17,13 @@ model="$venv/model/heart.joblib"
 export PYTHONPYCACHEPREFIX="$venv/pycache"
 
 if [ ! -x "$venv/bin/python" ]; then
+    # Debian's own python3 ships venv apart, in python3-venv: install it when it is missing.
+    if ! "$python" -c 'import ensurepip' >/dev/null 2>&1 && command -v apt-get >/dev/null; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+    fi
     "$python" -m venv "$venv"
 fi
 
