@@ -2,23 +2,16 @@
 //! builds of one) are measured by one client under one set of conditions. Each target gets a
 //! `blast limit` search (the default) or a fixed `--rate`/`--users` run for `--duration`;
 //! rounds rotate the order and a settle pause separates targets, so drift on a noisy machine
-//! shows as spread instead of as a difference between targets. Plans go through the limit
-//! runner and the coordinator; nothing here touches the engine.
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+//! shows as spread instead of as a difference between targets. Every run goes through the
+//! shared step runner ([`crate::runner`]) and the limit search's public API; nothing here
+//! touches the engine. The command's flags live in `cmd::compare`.
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
-use clap::Args;
-
-use crate::cli::{self, parse_duration, ReportArgs, RunArgs};
-use crate::coordinator;
-use crate::limit::runner::{self, Outcome, Settings};
 use crate::limit::step::{self, StepStats, Verdict};
-use crate::limit::{self, SearchArgs};
-use crate::plan::{PlanInput, DEFAULT_DURATION};
-use crate::report;
+use crate::limit::{self, Outcome, Settings};
+use crate::plan::{PlanError, DEFAULT_DURATION};
+use crate::results::Results;
+use crate::runner::Runner;
 
 pub const DEFAULT_ROUNDS: usize = 1;
 /// Pause between two targets' runs, so one target's backlog or TIME_WAIT sockets do not
@@ -43,32 +36,15 @@ pub fn parse_target(s: &str) -> Result<NamedTarget, String> {
     }
 }
 
-/// `blast compare --target NAME=URL --target NAME=URL … [flags]`.
-#[derive(Args, Debug)]
-#[command(mut_arg("url", |a| a.hide(true).required_unless_present("targets")))]
-#[command(mut_arg("csv", |a| a.value_name("FILE").help("Write one CSV row per target and round to FILE")))]
-#[command(mut_arg("json", |a| a.help("Write every target's rounds, steps and summary as JSON to FILE")))]
-#[command(mut_arg("html", |a| a.help("Write a page overlaying the targets' latency-vs-throughput curves to FILE")))]
-#[command(mut_arg("rate", |a| a.help("Fixed mode: this many req/s against each target instead of a limit search")))]
-#[command(mut_arg("duration", |a| a.help("Fixed mode: run length per target and round [default: 10s]")))]
-#[command(mut_arg("requests", |a| a.hide(true)), mut_arg("fail_on", |a| a.hide(true)))]
-#[command(mut_arg("csv_full_history", |a| a.hide(true)), mut_arg("spawn_rate", |a| a.hide(true)))]
-#[command(mut_arg("history", |a| a.hide(true)), mut_arg("label", |a| a.hide(true)))]
-#[command(mut_arg("shard", |a| a.hide(true)), mut_arg("start_at", |a| a.hide(true)))]
-pub struct CompareArgs {
-    /// A target, NAME=URL (repeat: two or more). With --scenario, URL is the host.
-    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target, required = true)]
+/// A whole comparison, validated: what runs against whom, how often.
+#[derive(Clone, Debug)]
+pub struct CompareSettings {
     pub targets: Vec<NamedTarget>,
-    /// Rounds over every target; each round starts one target later [default: 1]
-    #[arg(long, value_name = "N")]
-    pub rounds: Option<usize>,
-    /// Pause between targets [default: 2s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub settle: Option<Duration>,
-    #[command(flatten)]
-    pub search: SearchArgs,
-    #[command(flatten)]
-    pub run: RunArgs,
+    pub mode: Mode,
+    pub rounds: usize,
+    pub settle: Duration,
+    /// The load, objectives and search of every target's runs (its URL is replaced).
+    pub search: Settings,
 }
 
 /// What each target is put through.
@@ -137,71 +113,15 @@ pub fn order(targets: usize, round: usize) -> Vec<usize> {
     (0..targets).map(|i| (i + round) % targets).collect()
 }
 
-/// Runs `blast compare`.
-pub fn run(args: CompareArgs) -> Result<ExitCode> {
-    if args.targets.len() < 2 {
-        bail!("blast compare needs at least two --target NAME=URL");
-    }
-    if args.run.url.is_some() || args.run.host.is_some() {
-        bail!("blast compare takes its targets from --target NAME=URL, not a URL or --host");
-    }
-    let mode = if args.run.rate.is_some() || args.run.duration.is_some() {
-        Mode::Fixed
-    } else {
-        Mode::Limit
-    };
-    crate::limit::refuse_run_only_flags(&args.run, "compare", true)?;
-    let quiet = args.run.quiet;
-    let rounds = args.rounds.unwrap_or(DEFAULT_ROUNDS).max(1);
-    let settle = args.settle.unwrap_or(DEFAULT_SETTLE);
-    let (input, outputs) = limit::split_run_args(args.run)?;
-    let settings = match mode {
-        Mode::Limit => args.search.settings(input)?,
-        Mode::Fixed => fixed_settings(&args.search, input)?,
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    cli::install_ctrl_c(stop.clone())?;
-    let available = cli::available_cores();
-    let c = compare(
-        &args.targets,
-        mode,
-        rounds,
-        settle,
-        &settings,
-        &available,
-        &stop,
-        quiet,
-    )?;
-    print!("{}", report::compare::render(&c));
-    write_reports(&c, &outputs)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Fixed mode keeps the plan input as given (--rate, --users, --duration).
-fn fixed_settings(search: &SearchArgs, mut base: PlanInput) -> Result<Settings> {
-    base.duration = Some(base.duration.unwrap_or(DEFAULT_DURATION));
-    let rate = base.rate;
-    let mut s = search.settings(base)?;
-    // settings() caps connections for the open model; a closed run keeps --users' default.
-    if rate.is_none() {
-        s.base.users = None;
-    }
-    Ok(s)
-}
-
-/// Every round over every target, then the common-rate runs.
-#[allow(clippy::too_many_arguments)]
-fn compare(
-    targets: &[NamedTarget],
-    mode: Mode,
-    rounds: usize,
-    settle: Duration,
-    s: &Settings,
-    available: &[usize],
-    stop: &Arc<AtomicBool>,
-    quiet: bool,
-) -> Result<Comparison> {
-    let mut results: Vec<TargetResult> = targets
+/// Runs the comparison: every round over every target, then the common-rate figures.
+/// `progress` hears each run as it starts and each limit step as it is judged.
+pub fn compare(
+    c: &CompareSettings,
+    runner: &Runner,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Comparison, PlanError> {
+    let mut results: Vec<TargetResult> = c
+        .targets
         .iter()
         .map(|t| TargetResult {
             target: t.clone(),
@@ -209,36 +129,84 @@ fn compare(
             common: None,
         })
         .collect();
-    let mut merged: Vec<Option<coordinator::Results>> = Vec::new();
-    merged.resize_with(targets.len(), || None);
+    let merged = run_rounds(c, runner, &mut results, progress)?;
+    let common_rate = match c.mode {
+        Mode::Limit => common_limit(&results),
+        Mode::Fixed => c.search.base.rate,
+    };
+    match (c.mode, common_rate) {
+        (Mode::Limit, Some(rate)) => run_at_common_rate(c, runner, rate, &mut results, progress)?,
+        (Mode::Limit, None) => {}
+        (Mode::Fixed, _) => {
+            for (t, m) in results.iter_mut().zip(merged) {
+                t.common = m.map(|r| step::measure(&r, common_rate.unwrap_or(0.0), &c.search.slo));
+            }
+        }
+    }
+    Ok(Comparison {
+        mode: c.mode,
+        slo: c.search.slo.describe(),
+        slo_p99_ms: c.search.slo.p99_ms(),
+        rounds: c.rounds,
+        settle: c.settle,
+        common_rate,
+        targets: results,
+        interrupted: runner.stopped(),
+    })
+}
+
+/// What a comparison tells its caller as it goes.
+pub enum Progress<'a> {
+    /// A target's run in a round starts (round from 1).
+    Round {
+        round: usize,
+        of: usize,
+        target: &'a NamedTarget,
+    },
+    /// A target's run at the common rate starts.
+    Common { rate: f64, target: &'a NamedTarget },
+    /// A step of a limit search was judged.
+    Step(&'a limit::step::Step),
+}
+
+/// Every round over every target in rotated order; in fixed mode each target's results
+/// merged over the rounds.
+fn run_rounds(
+    c: &CompareSettings,
+    runner: &Runner,
+    results: &mut [TargetResult],
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Vec<Option<Results>>, PlanError> {
+    let mut merged: Vec<Option<Results>> = vec![None; c.targets.len()];
     let mut first = true;
-    'rounds: for round in 0..rounds {
-        for (position, &i) in order(targets.len(), round).iter().enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                break 'rounds;
+    for round in 0..c.rounds {
+        for (position, &i) in order(c.targets.len(), round).iter().enumerate() {
+            if runner.stopped() {
+                return Ok(merged);
             }
             if !std::mem::take(&mut first) {
-                runner::pause(settle, stop);
+                runner.pause(c.settle);
             }
-            let t = &targets[i];
-            if !quiet {
-                eprintln!(
-                    "blast compare: round {} of {rounds}: {} ({})",
-                    round + 1,
-                    t.name,
-                    t.url
-                );
-            }
-            let settings = for_target(s, t);
-            let result = match mode {
+            let target = &c.targets[i];
+            progress(Progress::Round {
+                round: round + 1,
+                of: c.rounds,
+                target,
+            });
+            let settings = for_target(&c.search, target);
+            let result = match c.mode {
                 Mode::Limit => {
-                    RoundResult::Limit(Box::new(search(&settings, available, stop, quiet)?))
+                    RoundResult::Limit(Box::new(limit::drive::search(&settings, runner, |st| {
+                        progress(Progress::Step(st))
+                    })?))
                 }
-                Mode::Fixed => {
-                    let (stats, r) = fixed_run(&settings, available, stop)?;
-                    merge_into(&mut merged[i], r);
-                    RoundResult::Fixed(stats)
-                }
+                Mode::Fixed => match fixed_run(&settings, runner)? {
+                    Some((stats, r)) => {
+                        merge_into(&mut merged[i], r);
+                        RoundResult::Fixed(stats)
+                    }
+                    None => return Ok(merged),
+                },
             };
             results[i].rounds.push(Round {
                 round: round + 1,
@@ -247,46 +215,27 @@ fn compare(
             });
         }
     }
-    let common_rate = match mode {
-        Mode::Limit => common_limit(&results),
-        Mode::Fixed => s.base.rate,
-    };
-    match mode {
-        Mode::Limit => {
-            if let Some(rate) = common_rate {
-                for (i, t) in targets.iter().enumerate() {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    runner::pause(settle, stop);
-                    if !quiet {
-                        eprintln!(
-                            "blast compare: {} at the common rate {rate:.1} req/s",
-                            t.name
-                        );
-                    }
-                    let st = runner::run_step(&for_target(s, t), available, stop, rate, &[])?;
-                    results[i].common = (st.verdict != Verdict::Interrupted).then_some(st.stats);
-                }
-            }
+    Ok(merged)
+}
+
+/// Limit mode: one more measured step per target at the highest rate every target held.
+fn run_at_common_rate(
+    c: &CompareSettings,
+    runner: &Runner,
+    rate: f64,
+    results: &mut [TargetResult],
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(), PlanError> {
+    for (t, target) in results.iter_mut().zip(&c.targets) {
+        if runner.stopped() {
+            break;
         }
-        Mode::Fixed => {
-            for (i, m) in merged.into_iter().enumerate() {
-                results[i].common =
-                    m.map(|r| step::measure(&r, common_rate.unwrap_or(0.0), &s.slo));
-            }
-        }
+        runner.pause(c.settle);
+        progress(Progress::Common { rate, target });
+        let st = limit::run_step(&for_target(&c.search, target), runner, rate, &[])?;
+        t.common = (st.verdict != Verdict::Interrupted).then_some(st.stats);
     }
-    Ok(Comparison {
-        mode,
-        slo: s.slo.describe(),
-        slo_p99_ms: s.slo.p99_ms(),
-        rounds,
-        settle,
-        common_rate,
-        targets: results,
-        interrupted: stop.load(Ordering::Relaxed),
-    })
+    Ok(())
 }
 
 /// The settings with `t`'s URL as the target (a scenario's host).
@@ -296,39 +245,21 @@ fn for_target(s: &Settings, t: &NamedTarget) -> Settings {
     s
 }
 
-fn search(
-    s: &Settings,
-    available: &[usize],
-    stop: &Arc<AtomicBool>,
-    quiet: bool,
-) -> Result<Outcome> {
-    runner::search(s, available, stop, |st| {
-        if !quiet {
-            eprintln!("{}", report::limit::step_line(st));
-        }
-    })
-    .context("planning a step")
-}
-
-/// One fixed run: its figures and its results (kept for merging over rounds).
-fn fixed_run(
-    s: &Settings,
-    available: &[usize],
-    stop: &Arc<AtomicBool>,
-) -> Result<(StepStats, coordinator::Results)> {
+/// One fixed run: its figures and its results (kept for merging over rounds); None when
+/// the comparison was stopped before it ran.
+fn fixed_run(s: &Settings, runner: &Runner) -> Result<Option<(StepStats, Results)>, PlanError> {
     let length = s.base.duration.unwrap_or(DEFAULT_DURATION);
-    let plan = runner::plan_for(&s.base, s.base.rate, length, available)?;
+    let plan = runner.plan(&s.base, s.base.rate, length)?;
     if !s.warmup.is_zero() {
-        let warm = runner::plan_for(&s.base, s.base.rate, s.warmup, available)?;
-        let _ = coordinator::run(warm, stop.clone());
+        let _ = runner.run(runner.plan(&s.base, s.base.rate, s.warmup)?);
     }
-    let r = coordinator::run(plan, stop.clone());
-    runner::pause(runner::drain_time(&r), stop);
-    Ok((step::measure(&r, s.base.rate.unwrap_or(0.0), &s.slo), r))
+    Ok(runner
+        .run(plan)
+        .map(|r| (step::measure(&r, s.base.rate.unwrap_or(0.0), &s.slo), r)))
 }
 
 /// Adds a round's results into a target's running merge, histograms and all.
-fn merge_into(acc: &mut Option<coordinator::Results>, r: coordinator::Results) {
+fn merge_into(acc: &mut Option<Results>, r: Results) {
     match acc {
         None => *acc = Some(r),
         Some(merged) => {
@@ -351,12 +282,6 @@ pub fn common_limit(targets: &[TargetResult]) -> Option<f64> {
         .collect::<Option<Vec<f64>>>()?
         .into_iter()
         .reduce(f64::min)
-}
-
-fn write_reports(c: &Comparison, out: &ReportArgs) -> Result<()> {
-    cli::write_if(&out.json, |p| report::compare::write_json(c, p))?;
-    cli::write_if(&out.csv, |p| report::compare::write_csv(c, p))?;
-    cli::write_if(&out.html, |p| report::compare::write_html(c, p))
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
 use crate::plan::Plan;
-use crate::plan::PlanInfo;
-use crate::stats::{aggregate, Compact, Merged, Point, Snapshot, TaskStats};
+use crate::results::{Clock, Results, Second};
+use crate::stats::{Merged, Snapshot};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -22,101 +22,6 @@ pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
 pub const INTERVAL_CLOSE_DELAY: Duration = Duration::from_millis(100);
 /// How long past the plan's end the coordinator waits for a worker before reporting without it.
 pub const STRAGGLER_GRACE: Duration = Duration::from_secs(5);
-
-/// One second of the run, merged over workers.
-#[derive(Clone, Debug)]
-pub struct Second {
-    /// Seconds since the start, at the end of this interval.
-    pub elapsed_s: f64,
-    /// Length of the interval in seconds (the last one may be short).
-    pub interval_s: f64,
-    pub unix_s: u64,
-    /// Users with an open connection.
-    pub users: u64,
-    /// Errors in the interval, connection attempts included.
-    pub errors: u64,
-    /// Per task, in plan order.
-    pub tasks: Vec<Point>,
-    /// Every task together.
-    pub total: Point,
-    /// Per task, the interval's counts and histogram as saved, so a saved report can be
-    /// re-rendered or merged with other shards' exactly.
-    pub interval: Vec<Compact>,
-}
-
-/// When a second ended and who was running then.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
-pub struct Clock {
-    pub elapsed_s: f64,
-    pub interval_s: f64,
-    pub unix_s: u64,
-    pub users: u64,
-    pub errors: u64,
-}
-
-impl Second {
-    /// The second at `clock`, from each task's stats in the interval and its running totals.
-    pub fn new(clock: Clock, interval: &[TaskStats], totals: &[TaskStats]) -> Self {
-        let tasks = interval
-            .iter()
-            .zip(totals)
-            .map(|(i, t)| Point::new(i, t))
-            .collect();
-        Second {
-            elapsed_s: clock.elapsed_s,
-            interval_s: clock.interval_s,
-            unix_s: clock.unix_s,
-            users: clock.users,
-            errors: clock.errors,
-            tasks,
-            total: Point::new(&aggregate(interval), &aggregate(totals)),
-            interval: interval.iter().map(Compact::of).collect(),
-        }
-    }
-
-    /// When this second ended and who was running.
-    pub fn clock(&self) -> Clock {
-        Clock {
-            elapsed_s: self.elapsed_s,
-            interval_s: self.interval_s,
-            unix_s: self.unix_s,
-            users: self.users,
-            errors: self.errors,
-        }
-    }
-
-    /// Requests per second in this interval.
-    pub fn rps(&self) -> f64 {
-        rate(self.total.requests, self.interval_s)
-    }
-
-    pub fn failures_per_s(&self) -> f64 {
-        rate(self.total.failures, self.interval_s)
-    }
-}
-
-fn rate(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        n as f64 / secs
-    } else {
-        0.0
-    }
-}
-
-/// Everything a report needs; plain data, so a saved report can be read back into it.
-#[derive(Clone, Debug)]
-pub struct Results {
-    pub plan: PlanInfo,
-    pub totals: Merged,
-    pub elapsed: Duration,
-    pub started_at: SystemTime,
-    /// The driver(s) that ran, e.g. "io_uring" or "io_uring, epoll" if workers differed.
-    pub driver: String,
-    pub worker_failures: Vec<String>,
-    pub timeline: Vec<Second>,
-    /// Stopped early by Ctrl-C.
-    pub interrupted: bool,
-}
 
 /// "io_uring", or "io_uring, epoll" if workers differed; "none" if no worker started.
 pub fn driver_names(drivers: &[DriverUsed]) -> String {

@@ -4,9 +4,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use crate::coordinator::Second;
-use crate::plan::TaskInfo;
+use crate::results::{Second, TaskInfo};
 use crate::stats::Point;
+use crate::units::ms;
 
 /// Task rows shown at most; a scenario with more shows the first ones and a count.
 pub const MAX_TASK_ROWS: usize = 12;
@@ -112,15 +112,10 @@ fn or_dash(us: Option<u64>) -> String {
     us.map_or_else(|| "-".to_owned(), ms)
 }
 
-/// Microseconds as milliseconds with two decimals: "1.25ms".
-pub fn ms(us: u64) -> String {
-    format!("{:.2}ms", us as f64 / 1000.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordinator::Clock;
+    use crate::results::Clock;
     use crate::stats::Recorder;
 
     fn second(tasks: usize) -> Second {

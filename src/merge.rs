@@ -6,8 +6,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::coordinator::{Clock, Results, Second};
-use crate::plan::{Load, PlanInfo};
+use crate::load::Load;
+use crate::results::PlanInfo;
+use crate::results::{Clock, Results, Second};
 use crate::stats::compact::DecodeError;
 use crate::stats::{Compact, TaskStats};
 

@@ -2,10 +2,12 @@
 //! value before any thread starts. Workers only execute it; reports describe it.
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::engine::schedule::Ramp;
 use crate::http;
+use crate::load::{Load, Pacer, Ramp};
+use crate::os::DriverChoice;
+use crate::results::{PlanInfo, TaskInfo};
 use crate::scenario::{Scenario, StageTarget, Wait};
 use crate::shard::Shard;
 use crate::target::{Target, TargetError};
@@ -17,47 +19,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pipelining deeper than this buys nothing and hides bugs.
 pub const MAX_PIPELINE: usize = 1024;
-
-/// Which I/O driver workers run on.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum DriverChoice {
-    /// io_uring, falling back to epoll where the kernel or a sandbox refuses it.
-    Auto,
-    /// io_uring only.
-    Uring,
-    /// epoll only.
-    Epoll,
-}
-
-/// When requests are sent.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
-pub enum Load {
-    /// `users` connections, each sending its next request when the last completes.
-    Closed { users: u64 },
-    /// `rate` requests/s in total on a fixed schedule, over at most `conns` connections.
-    Open { rate: f64, conns: u64 },
-}
-
-impl Load {
-    /// Connections the run may open.
-    pub fn connections(&self) -> u64 {
-        match *self {
-            Load::Closed { users } => users,
-            Load::Open { conns, .. } => conns,
-        }
-    }
-}
-
-/// A report row: requests of one method and name.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TaskInfo {
-    pub method: String,
-    pub name: String,
-}
 
 /// What the user asked for, before validation: flags, with scenario values filling gaps.
 #[derive(Clone, Debug, Default)]
@@ -116,68 +77,9 @@ pub struct Plan {
     /// The part of a sharded run this process runs (`Shard::WHOLE` when unsharded): users,
     /// rate and request budget above are already this shard's.
     pub shard: Shard,
-}
-
-/// What a report says about the plan that ran: plain data, saved in the JSON report and read
-/// back by `blast report` and `blast merge`, so reports never need the live `Plan`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PlanInfo {
-    pub url: String,
-    pub method: String,
-    /// The scenario file's path, for a scenario run.
-    pub scenario: Option<String>,
-    pub tasks: Vec<TaskInfo>,
-    pub workers: usize,
-    /// Connections on the first worker (the others have this many or one fewer).
-    pub users_per_worker: u64,
-    pub load: Load,
-    pub pipeline: usize,
-    #[serde(with = "secs::option")]
-    pub duration: Option<Duration>,
-    pub requests: Option<u64>,
-    #[serde(with = "secs")]
-    pub timeout: Duration,
-    pub driver: DriverChoice,
-    pub spawn_rate: Option<f64>,
-    /// The load follows the scenario's stages.
-    pub stages: bool,
-    pub notes: Vec<String>,
-    /// This process's part of a sharded run (`--shard I/N`); None for a whole run.
-    pub shard: Option<Shard>,
-    /// The blast version that ran it.
-    pub version: String,
-}
-
-/// Durations as seconds (a float) in saved reports.
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-            match d {
-                Some(d) => super::serialize(d, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            Option::<f64>::deserialize(d)?
-                .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
-                .transpose()
-        }
-    }
+    /// Open model at a constant rate: how far this shard's schedule is shifted so the shards
+    /// take turns (shard I starts I requests of the whole run's rate later).
+    pub phase: Duration,
 }
 
 /// One worker's part of the plan.
@@ -185,6 +87,25 @@ mod secs {
 pub struct Share {
     pub users: u64,
     pub requests: Option<u64>,
+    /// Open model: this worker's turns on the run's schedule.
+    pub schedule: Option<Schedule>,
+}
+
+/// One worker's turns on an open-model schedule: requests `index`, `index + stride`, … of
+/// `ramp`, starting `phase` after the run's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    pub ramp: Ramp,
+    pub phase: Duration,
+    pub index: u64,
+    pub stride: u64,
+}
+
+impl Schedule {
+    /// The pacer that hands out this worker's intended send times for a run started at `start`.
+    pub fn pacer(&self, start: Instant) -> Pacer {
+        Pacer::interleaved(start + self.phase, &self.ramp, self.index, self.stride)
+    }
 }
 
 #[derive(Debug)]
@@ -243,6 +164,7 @@ impl Plan {
         let mut notes = Vec::new();
         let shard = input.shard.unwrap_or(Shard::WHOLE);
         let (load, ramp) = load_model(&input)?;
+        let phase = shard_phase(&load, ramp.is_some(), shard);
         let (load, ramp) = shard_load(load, ramp, shard)?;
         let pipeline = positive(input.pipeline.unwrap_or(1), "--pipeline")?;
         if pipeline > MAX_PIPELINE {
@@ -301,19 +223,34 @@ impl Plan {
             notes,
             target,
             shard,
+            phase,
         })
     }
 
     /// Worker `index`'s share of users and request budget; remainders go to the first
-    /// workers so the shares add up to exactly the plan. (The open model's rate is not split
-    /// here: workers take turns on one schedule, `Pacer::interleaved`.)
+    /// workers so the shares add up to exactly the plan. The open model's rate is not split:
+    /// workers take turns on one schedule (`Pacer::interleaved`).
     pub fn share(&self, index: usize) -> Share {
         let w = self.workers as u64;
         let i = index as u64;
         Share {
             users: split(self.load.connections(), w, i),
             requests: self.requests.map(|n| split(n, w, i)),
+            schedule: self.schedule(i, w),
         }
+    }
+
+    /// Worker `index` of `workers`' turns on this process's open-model schedule.
+    fn schedule(&self, index: u64, workers: u64) -> Option<Schedule> {
+        let Load::Open { rate, .. } = self.load else {
+            return None;
+        };
+        Some(Schedule {
+            ramp: self.ramp.clone().unwrap_or_else(|| Ramp::constant(rate)),
+            phase: self.phase,
+            index,
+            stride: workers,
+        })
     }
 
     /// The run-wide index of worker `worker`'s `j`-th user. Users interleave across
@@ -404,6 +341,17 @@ fn load_model(input: &PlanInput) -> Result<(Load, Option<Ramp>), PlanError> {
             Ok((Load::Open { rate, conns: users }, rate_ramp))
         }
         Some(rate) => Err(PlanError::BadRate(rate)),
+    }
+}
+
+/// How far shard I's constant-rate schedule starts after the run's: I requests of the whole
+/// run's rate, so N shards send in turn rather than N at once. Rate stages start together.
+fn shard_phase(load: &Load, staged: bool, shard: Shard) -> Duration {
+    match *load {
+        Load::Open { rate, .. } if !staged && shard.index > 0 => {
+            Duration::from_secs_f64(shard.index as f64 / rate)
+        }
+        _ => Duration::ZERO,
     }
 }
 
@@ -538,6 +486,41 @@ mod tests {
         PlanInput {
             url: Some(url.to_owned()),
             ..PlanInput::default()
+        }
+    }
+
+    /// Every intended send time of `plans`' workers, sorted, in seconds after `t0`.
+    fn schedule(plans: &[Plan], t0: Instant, per_worker: usize) -> Vec<f64> {
+        let mut times: Vec<f64> = plans
+            .iter()
+            .flat_map(|p| (0..p.workers).map(move |w| p.share(w).schedule.unwrap().pacer(t0)))
+            .flat_map(|mut pacer| {
+                (0..per_worker).map(move |_| pacer.take().unwrap().duration_since(t0).as_secs_f64())
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times
+    }
+
+    #[test]
+    fn shards_and_workers_take_turns_on_one_schedule() {
+        let plan = |shard: Option<Shard>| {
+            let mut i = input("http://127.0.0.1:1/");
+            i.rate = Some(400.0);
+            i.users = Some(40);
+            i.shard = shard;
+            Plan::build(i, &[0, 1]).unwrap()
+        };
+        let t0 = Instant::now();
+        let whole = schedule(&[plan(None)], t0, 100);
+        let shards: Vec<Plan> = (0..2)
+            .map(|index| plan(Some(Shard { index, count: 2 })))
+            .collect();
+        let sharded = schedule(&shards, t0, 50);
+        assert_eq!(whole.len(), sharded.len());
+        for (k, (a, b)) in whole.iter().zip(&sharded).enumerate() {
+            assert!((a - b).abs() < 1e-6, "request {k}: {a} vs {b}");
+            assert!((a - k as f64 / 400.0).abs() < 1e-6, "request {k} at {a}");
         }
     }
 

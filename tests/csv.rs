@@ -6,9 +6,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 mod support;
 
-use blast::coordinator::{Clock, Results, Second};
-use blast::plan::{Plan, PlanInput, TaskInfo};
+use blast::plan::{Plan, PlanInput};
 use blast::report::csv::{self as report, with_suffix};
+use blast::results::TaskInfo;
+use blast::results::{Clock, Results, Second};
 use blast::stats::{Merged, Recorder, REPORT_PERCENTILES};
 use support::Scratch;
 

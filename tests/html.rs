@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use blast::coordinator::{Clock, Results, Second};
 use blast::engine::DriverUsed;
-use blast::plan::{Plan, PlanInput, TaskInfo};
+use blast::plan::{Plan, PlanInput};
 use blast::report::html;
+use blast::results::TaskInfo;
+use blast::results::{Clock, Results, Second};
 use blast::stats::{Merged, Recorder};
 
 const TARGET: &str = "http://127.0.0.1:9/x";

@@ -9,9 +9,11 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use super::shared::Shared;
 use super::source::Pick;
-use super::worker::Worker;
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
+use crate::load::Pacer;
+use crate::results::kind;
 use crate::scenario::Wait;
 
 /// A connection's read buffer starts this small (10,000 connections stay cheap) ...
@@ -25,20 +27,6 @@ pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 /// How often a user that is not (yet) part of the load checks whether it is now.
 pub const PARKED_POLL: Duration = Duration::from_millis(50);
-
-/// Error kinds raised here; response parse errors use `ParseError::name`.
-pub mod kind {
-    pub const CONNECT_REFUSED: &str = "connect_refused";
-    pub const CONNECT_TIMEOUT: &str = "connect_timeout";
-    pub const CONNECT_ERROR: &str = "connect_error";
-    pub const TIMEOUT: &str = "timeout";
-    /// The server closed the connection before any byte of the response.
-    pub const CLOSED: &str = "closed";
-    pub const RESET: &str = "connection_reset";
-    pub const IO: &str = "io_error";
-    /// A request behind a failed one on a pipelined connection: never answered, never re-sent.
-    pub const UNANSWERED: &str = "unanswered";
-}
 
 /// A request on the wire, waiting for its response.
 #[derive(Clone, Copy, Debug)]
@@ -81,7 +69,7 @@ struct Conn {
 /// Runs user `user` (local index `slot` on this worker) until the worker stops or the user
 /// has nothing left to send. Every wait ends on the worker's stop signal, so a stopped
 /// worker's users close their sockets at once.
-pub async fn run_user(w: std::rc::Rc<Worker>, slot: usize, user: u64) {
+pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
     let mut conn = Conn {
         user,
         rbuf: Vec::with_capacity(READ_BUF_MIN),
@@ -136,7 +124,7 @@ pub async fn run_user(w: std::rc::Rc<Worker>, slot: usize, user: u64) {
     w.alive.set(w.alive.get() - 1);
 }
 
-async fn connect(w: &Worker) -> Result<TcpStream, &'static str> {
+async fn connect(w: &Shared) -> Result<TcpStream, &'static str> {
     let attempt = TcpStream::connect_addr(w.plan.target.addr);
     match monoio::time::timeout(w.plan.connect_timeout, attempt).await {
         Err(_) => Err(kind::CONNECT_TIMEOUT),
@@ -159,7 +147,7 @@ fn io_kind(e: &io::Error) -> &'static str {
 
 impl Conn {
     /// Drives one TCP connection until it must be replaced or the run ends.
-    async fn session(&mut self, w: &Worker, mut stream: TcpStream) -> End {
+    async fn session(&mut self, w: &Shared, mut stream: TcpStream) -> End {
         self.rbuf.clear();
         self.inflight.clear();
         loop {
@@ -184,7 +172,7 @@ impl Conn {
     /// Queues what the schedule allows now into the write buffer; Some(end) when this
     /// session is over. With nothing in flight it first waits for the user's think time
     /// (closed model) or the next intended send time (open model).
-    async fn fill(&mut self, w: &Worker) -> Option<End> {
+    async fn fill(&mut self, w: &Shared) -> Option<End> {
         if !w.running() {
             return Some(End::Stop);
         }
@@ -204,7 +192,7 @@ impl Conn {
     /// Free pipeline slots worth a write: with depth K, refill once half the slots are
     /// free (one write per K/2 responses, like a batch), a single slot at depth 1. The open
     /// model sends whatever is due, so it refills from one free slot.
-    fn refill_at(&self, w: &Worker) -> usize {
+    fn refill_at(&self, w: &Shared) -> usize {
         if w.pacer.is_some() {
             1
         } else {
@@ -213,7 +201,7 @@ impl Conn {
     }
 
     /// Closed model: as many requests as there is room for, once the think time is over.
-    async fn fill_closed(&mut self, w: &Worker, room: usize) -> Option<End> {
+    async fn fill_closed(&mut self, w: &Shared, room: usize) -> Option<End> {
         if self.inflight.is_empty() {
             if let Some(at) = self.next_at.take() {
                 if at > Instant::now() {
@@ -240,8 +228,8 @@ impl Conn {
     /// every other one already due, up to the pipeline depth.
     async fn fill_open(
         &mut self,
-        w: &Worker,
-        pacer: &std::cell::RefCell<super::schedule::Pacer>,
+        w: &Shared,
+        pacer: &std::cell::RefCell<Pacer>,
         mut room: usize,
     ) -> Option<End> {
         let mut now = Instant::now();
@@ -276,7 +264,7 @@ impl Conn {
     }
 
     /// Renders one request into the write buffer, intended for `intended`, written at `now`.
-    fn queue(&mut self, w: &Worker, intended: Instant, now: Instant) {
+    fn queue(&mut self, w: &Shared, intended: Instant, now: Instant) {
         let pick = w
             .source
             .borrow_mut()
@@ -307,7 +295,7 @@ impl Conn {
 
     /// Reads once (bounded by the oldest request's timeout) and accounts for every response
     /// completed by the bytes read.
-    async fn receive(&mut self, w: &Worker, stream: &mut TcpStream) -> Result<(), End> {
+    async fn receive(&mut self, w: &Shared, stream: &mut TcpStream) -> Result<(), End> {
         let space = self.rbuf.capacity() - self.rbuf.len();
         let n = match self.read_some(w, stream).await {
             Ok(n) => n,
@@ -347,7 +335,7 @@ impl Conn {
 
     async fn read_some(
         &mut self,
-        w: &Worker,
+        w: &Shared,
         stream: &mut TcpStream,
     ) -> Result<usize, &'static str> {
         self.make_room();
@@ -383,7 +371,7 @@ impl Conn {
 
     /// A response ended: record it against the oldest request and check its expectations.
     /// Some(Reconnect) when the server asked to close the connection.
-    fn complete(&mut self, w: &Worker, now: Instant) -> Option<End> {
+    fn complete(&mut self, w: &Shared, now: Instant) -> Option<End> {
         let req = self
             .inflight
             .pop_front()
@@ -419,7 +407,7 @@ impl Conn {
     }
 
     /// When this user may send again after a response at `now`.
-    fn think(&self, w: &Worker, now: Instant) -> Option<Instant> {
+    fn think(&self, w: &Shared, now: Instant) -> Option<Instant> {
         match w.plan.wait {
             Wait::None => None,
             Wait::Pacing(every) => Some(self.last_start + every),
@@ -428,7 +416,7 @@ impl Conn {
     }
 
     /// The peer closed the connection.
-    fn on_eof(&mut self, w: &Worker) -> End {
+    fn on_eof(&mut self, w: &Shared) -> End {
         match self.decoder.finish_on_eof() {
             // A read-until-close body ended; anything behind it went unanswered.
             Ok(true) => self.complete(w, Instant::now()).unwrap_or(End::Reconnect),
@@ -437,12 +425,12 @@ impl Conn {
         }
     }
 
-    fn fail_parse(&mut self, w: &Worker, e: ParseError) -> End {
+    fn fail_parse(&mut self, w: &Shared, e: ParseError) -> End {
         self.fail_inflight(w, e.name())
     }
 
     /// Counts the oldest request as failed by `kind` and every one behind it as unanswered.
-    fn fail_inflight(&mut self, w: &Worker, kind: &'static str) -> End {
+    fn fail_inflight(&mut self, w: &Shared, kind: &'static str) -> End {
         let mut rec = w.rec.borrow_mut();
         if let Some(front) = self.inflight.pop_front() {
             rec.request_error(front.pick.task, kind);

@@ -7,7 +7,7 @@ use std::io;
 
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
-use crate::plan::DriverChoice;
+use crate::os::DriverChoice;
 
 /// Submission queue entries per worker ring: room for thousands of connections' reads and
 /// writes in one submission without waiting for the kernel.

@@ -3,8 +3,8 @@
 //! share of failed requests. Parsing reuses the gate parser so both read the same way.
 use std::fmt;
 
-use crate::coordinator::Results;
-use crate::report::gates::{self, Gate, Metric, Op};
+use crate::gates::{self, Gate, Metric, Op};
+use crate::results::Results;
 
 /// The failure bound when `--max-failures` is not given: 1% of requests.
 pub const DEFAULT_MAX_FAILURES: f64 = 0.01;

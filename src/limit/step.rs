@@ -1,9 +1,9 @@
 //! One step of the search: the figures of a fixed-rate open-model run and the verdict on
 //! them. Measuring reads a finished run's `Results`; judging is a pure function of those
 //! figures, so every verdict and reason is tested without a server.
-use crate::coordinator::Results;
-use crate::engine::conn::kind;
 use crate::limit::slo::Slo;
+use crate::results::kind;
+use crate::results::Results;
 
 /// A step holds its rate when responses/s reach this share of the offered rate.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.97;

@@ -23,9 +23,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::coordinator::{Results, Second};
-use crate::plan::TaskInfo;
+use crate::results::TaskInfo;
+use crate::results::{Results, Second};
 use crate::stats::{new_histogram, Point, TaskStats, REPORT_PERCENTILES};
+use crate::units::per_second;
 
 pub const STATS_SUFFIX: &str = "_stats.csv";
 pub const HISTORY_SUFFIX: &str = "_stats_history.csv";
@@ -228,14 +229,6 @@ fn avg_content_cell(requests: u64, body_bytes: u64, responses: u64) -> String {
         py_float(0.0)
     } else {
         py_float(body_bytes as f64 / responses as f64)
-    }
-}
-
-fn per_second(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        n as f64 / secs
-    } else {
-        0.0
     }
 }
 

@@ -7,9 +7,9 @@ use std::io;
 use std::path::Path;
 
 use super::csv::utc_iso;
-use super::text::per_second;
-use crate::coordinator::Results;
-use crate::plan::Load;
+use crate::load::Load;
+use crate::results::Results;
+use crate::units::per_second;
 
 /// The columns, in order; an existing file with other columns is refused, not mixed.
 pub const HEADER: [&str; 13] = [

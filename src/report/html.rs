@@ -8,11 +8,12 @@ use std::path::Path;
 
 use clap::ValueEnum as _;
 
-use super::text::per_second;
 use super::LatencySummary;
-use crate::coordinator::Results;
-use crate::plan::{Load, PlanInfo};
+use crate::load::Load;
+use crate::results::PlanInfo;
+use crate::results::Results;
 use crate::stats::TaskStats;
+use crate::units::per_second;
 
 /// Shown where a figure does not exist (no responses, no limit).
 const NONE: &str = "\u{2014}";

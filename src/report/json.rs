@@ -5,12 +5,12 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::text::per_second;
 use super::LatencySummary;
-use crate::coordinator::Results;
-use crate::plan::Load;
+use crate::load::Load;
+use crate::results::Results;
 use crate::stats::compact::encode;
 use crate::stats::{Compact, Point};
+use crate::units::per_second;
 
 /// Names this file's layout; a reader refuses any other.
 pub const FORMAT: &str = "blast-result/1";

@@ -7,9 +7,9 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::html::{self, charts};
-use crate::limit::runner::{Ended, Outcome, Settings, KNEE_FACTOR};
 use crate::limit::step::{Step, MIN_ACHIEVED_SHARE};
-use crate::plan::Plan;
+use crate::limit::{Ended, Outcome, Settings, KNEE_FACTOR};
+use crate::results::PlanInfo;
 
 /// How the knee is defined, in every report that shows it.
 pub const KNEE_DEFINITION: &str =
@@ -35,13 +35,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(plan: &Plan, s: &Settings) -> Self {
-        let what = match &plan.scenario {
-            Some(sc) => sc.source.display().to_string(),
-            None => plan.method.clone(),
-        };
+    /// The context of a search of `s` whose steps run plans like `plan`.
+    pub fn new(plan: &PlanInfo, s: &Settings) -> Self {
+        let what = plan.scenario.clone().unwrap_or_else(|| plan.method.clone());
         Context {
-            url: plan.target.url.clone(),
+            url: plan.url.clone(),
             what,
             slo: s.slo.describe(),
             slo_p99_ms: s.slo.p99_ms(),

@@ -2,7 +2,6 @@
 //! none of them touches the engine.
 pub mod compare;
 pub mod csv;
-pub mod gates;
 pub mod history;
 pub mod html;
 pub mod json;

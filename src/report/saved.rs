@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use super::json::FORMAT;
-use crate::coordinator::{Clock, Results, Second};
-use crate::plan::PlanInfo;
+use crate::results::PlanInfo;
+use crate::results::{Clock, Results, Second};
 use crate::stats::compact::{decode, DecodeError};
 use crate::stats::{Compact, Merged, TaskStats};
 

@@ -2,9 +2,9 @@
 use std::fmt::Write as _;
 
 use super::LatencySummary;
-use crate::coordinator::Results;
-use crate::live::ms;
-use crate::plan::Load;
+use crate::load::Load;
+use crate::results::Results;
+use crate::units::{ms, per_second};
 
 /// Renders the end-of-run summary.
 pub fn render(r: &Results) -> String {
@@ -98,7 +98,7 @@ fn write_tasks(out: &mut String, r: &Results, secs: f64) {
     );
     let rows = r.plan.tasks.iter().zip(&r.totals.tasks);
     let all = r.totals.aggregate();
-    let agg = crate::plan::TaskInfo {
+    let agg = crate::results::TaskInfo {
         method: String::new(),
         name: "Aggregated".to_owned(),
     };
@@ -166,14 +166,5 @@ fn or_none(items: &[String]) -> String {
         "none".to_owned()
     } else {
         items.join(", ")
-    }
-}
-
-/// `n` per second over `secs`, 0 for an empty run.
-pub fn per_second(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        n as f64 / secs
-    } else {
-        0.0
     }
 }

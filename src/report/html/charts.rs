@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::escape;
-use crate::coordinator::Second;
+use crate::results::Second;
 use crate::stats::TaskStats;
 
 /// Chart size in SVG user units; the page scales it to the column width.

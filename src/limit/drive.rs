@@ -1,15 +1,14 @@
 //! Drives a search against one target: an optional closed-model probe for the start rate,
-//! then one warm-up and one measured open-model run per step, each a `Plan` handed to the
-//! coordinator. Shared by `blast limit` and `blast compare`; it prints nothing itself.
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+//! then one warm-up and one measured open-model run per step, each through the shared
+//! [`Runner`]. Used by `blast limit` and `blast compare`; it prints nothing itself.
 use std::time::Duration;
 
-use crate::coordinator::{self, Results};
 use crate::limit::search::{Next, Search, SearchConfig, Stop, MIN_RATE};
 use crate::limit::slo::Slo;
 use crate::limit::step::{self, Context, Step, StepStats, Verdict};
-use crate::plan::{Plan, PlanError, PlanInput};
+use crate::plan::{PlanError, PlanInput};
+use crate::runner::Runner;
+use crate::units::per_second;
 
 /// The closed-model probe that estimates the start rate runs this long.
 pub const PROBE_DURATION: Duration = Duration::from_secs(2);
@@ -18,10 +17,6 @@ pub const PROBE_START_SHARE: f64 = 0.5;
 /// The knee: the highest sustainable rate whose p50 is within this factor of the p50 at the
 /// lowest rate tried.
 pub const KNEE_FACTOR: f64 = 2.0;
-/// Longest pause for the server to drain what a run left queued (see [`drain_time`]).
-pub const MAX_DRAIN: Duration = Duration::from_secs(10);
-/// A pause is slept in slices this long so Ctrl-C still ends the search at once.
-const PAUSE_SLICE: Duration = Duration::from_millis(50);
 
 /// Everything one search needs.
 #[derive(Clone, Debug)]
@@ -88,18 +83,17 @@ impl Outcome {
     }
 }
 
-/// Runs the whole search. `progress` sees each step as it is judged. Setting `stop`
+/// Runs the whole search. `progress` sees each step as it is judged. Stopping the runner
 /// (Ctrl-C) ends it after the current run, keeping every step already judged.
 pub fn search(
     s: &Settings,
-    available: &[usize],
-    stop: &Arc<AtomicBool>,
+    runner: &Runner,
     mut progress: impl FnMut(&Step),
 ) -> Result<Outcome, PlanError> {
     let (probe, start) = match s.start_rate {
         Some(r) => (None, r),
         None => {
-            let p = probe(s, available, stop)?;
+            let p = probe(s, runner)?;
             let start = (p.rps * PROBE_START_SHARE).max(MIN_RATE);
             (Some(p), start)
         }
@@ -126,11 +120,11 @@ pub fn search(
             Next::Try(rate) => rate,
             Next::Done(why) => break ended(why),
         };
-        let step = run_step(s, available, stop, rate, &out.steps)?;
+        let step = run_step(s, runner, rate, &out.steps)?;
         progress(&step);
         let verdict = step.verdict;
         out.steps.push(step);
-        if verdict == Verdict::Interrupted || stop.load(Ordering::Relaxed) {
+        if verdict == Verdict::Interrupted || runner.stopped() {
             break Ended::Interrupted;
         }
         search.record(rate, verdict == Verdict::Sustainable);
@@ -153,64 +147,11 @@ fn ended(why: Stop) -> Ended {
     }
 }
 
-/// The plan for a run at `rate` (None: closed model) lasting `length`.
-pub fn plan_for(
-    base: &PlanInput,
-    rate: Option<f64>,
-    length: Duration,
-    available: &[usize],
-) -> Result<Arc<Plan>, PlanError> {
-    let input = PlanInput {
-        rate,
-        duration: Some(length),
-        requests: None,
-        quiet: true,
-        ..base.clone()
-    };
-    Plan::build(input, available).map(Arc::new)
-}
-
-/// Runs `plan` unless `stop` is already set, then waits for the server to drain what the
-/// run left queued, so the next run does not inherit this one's backlog.
-fn run(plan: Arc<Plan>, stop: &Arc<AtomicBool>) -> Option<Results> {
-    if stop.load(Ordering::Relaxed) {
-        return None;
-    }
-    let r = coordinator::run(plan, stop.clone());
-    pause(drain_time(&r), stop);
-    Some(r)
-}
-
-/// How long the server needs to answer the requests a run abandoned in flight when it
-/// ended (they are still queued at the server), at the rate it just answered: in flight /
-/// achieved rate, at most [`MAX_DRAIN`].
-pub fn drain_time(r: &Results) -> Duration {
-    let all = r.totals.aggregate();
-    let abandoned = r.totals.sent.saturating_sub(all.requests());
-    let rate = crate::report::text::per_second(all.responses, r.elapsed.as_secs_f64());
-    if rate <= 0.0 {
-        return Duration::ZERO;
-    }
-    Duration::from_secs_f64(abandoned as f64 / rate).min(MAX_DRAIN)
-}
-
-/// Sleeps `d`, or less if `stop` is set.
-pub fn pause(d: Duration, stop: &AtomicBool) {
-    let end = std::time::Instant::now() + d;
-    while !stop.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(PAUSE_SLICE));
-    }
-}
-
 /// The closed-model probe: the run's connections as users, as fast as they go.
-fn probe(s: &Settings, available: &[usize], stop: &Arc<AtomicBool>) -> Result<Probe, PlanError> {
-    let plan = plan_for(&s.base, None, PROBE_DURATION, available)?;
+fn probe(s: &Settings, runner: &Runner) -> Result<Probe, PlanError> {
+    let plan = runner.plan(&s.base, None, PROBE_DURATION)?;
     let users = plan.load.connections();
-    let Some(r) = run(plan, stop) else {
+    let Some(r) = runner.run(plan) else {
         return Ok(Probe {
             users,
             duration_s: 0.0,
@@ -222,7 +163,7 @@ fn probe(s: &Settings, available: &[usize], stop: &Arc<AtomicBool>) -> Result<Pr
     Ok(Probe {
         users,
         duration_s: secs,
-        rps: crate::report::text::per_second(r.totals.aggregate().responses, secs),
+        rps: per_second(r.totals.aggregate().responses, secs),
         errors: r.totals.errors_total(),
     })
 }
@@ -230,15 +171,14 @@ fn probe(s: &Settings, available: &[usize], stop: &Arc<AtomicBool>) -> Result<Pr
 /// Warm-up (discarded), then the measured run at `rate`, judged against the steps before it.
 pub fn run_step(
     s: &Settings,
-    available: &[usize],
-    stop: &Arc<AtomicBool>,
+    runner: &Runner,
     rate: f64,
     earlier: &[Step],
 ) -> Result<Step, PlanError> {
-    let plan = plan_for(&s.base, Some(rate), s.step, available)?;
+    let plan = runner.plan(&s.base, Some(rate), s.step)?;
     if !s.warmup.is_zero() {
-        let warm = plan_for(&s.base, Some(rate), s.warmup, available)?;
-        let _ = run(warm, stop);
+        let warm = runner.plan(&s.base, Some(rate), s.warmup)?;
+        let _ = runner.run(warm);
     }
     let ctx = Context {
         slots: plan.load.connections() * plan.pipeline as u64,
@@ -246,7 +186,7 @@ pub fn run_step(
         tightest_us: s.slo.tightest_us(),
         baseline_p50_ms: baseline_p50(earlier, rate),
     };
-    let Some(r) = run(plan, stop) else {
+    let Some(r) = runner.run(plan) else {
         return Ok(interrupted(rate));
     };
     let stats = step::measure(&r, rate, &s.slo);

@@ -2,7 +2,7 @@
 //! results after every report is written. A breached gate makes the exit code 1.
 use std::fmt;
 
-use crate::coordinator::Results;
+use crate::results::Results;
 use crate::stats::TaskStats;
 
 /// What a gate measures.
@@ -119,7 +119,7 @@ fn limit(metric: Metric, value: &str) -> Option<f64> {
     let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
     match metric {
         Metric::Latency(_) | Metric::Mean => {
-            let us = crate::cli::parse_duration(value).ok()?.as_secs_f64() * 1e6;
+            let us = crate::units::parse_duration(value).ok()?.as_secs_f64() * 1e6;
             value
                 .contains(|c: char| c.is_ascii_alphabetic())
                 .then_some(us)
@@ -178,7 +178,7 @@ fn measure(metric: Metric, t: &TaskStats, secs: f64) -> (f64, String) {
         Metric::Latency(q) => latency(t.latency.value_at_quantile(q) as f64),
         Metric::Mean => latency(t.latency.mean()),
         Metric::Rps => {
-            let rps = super::text::per_second(t.requests(), secs);
+            let rps = crate::units::per_second(t.requests(), secs);
             (rps, format!("{rps:.1} req/s"))
         }
         Metric::Failures => {

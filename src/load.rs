@@ -1,8 +1,29 @@
-//! When to send: the load model as data. A [`Ramp`] is a level (users or requests/s) that
-//! moves linearly from stage to stage; a [`Pacer`] turns a rate ramp into the intended send
-//! time of every request, so open-model latency is measured from when a request *should*
-//! have left (no coordinated omission).
+//! The load model as data: *how much* load ([`Load`]: closed users or an open rate), its
+//! shape over time ([`Ramp`]: a level moving linearly from stage to stage), and *when* each
+//! open-model request is due ([`Pacer`]: the intended send time of every request, so latency
+//! is measured from when a request *should* have left — no coordinated omission). The plan
+//! builds these; workers only read them. Pure arithmetic over time: no I/O, no runtime.
 use std::time::{Duration, Instant};
+
+/// When requests are sent.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Load {
+    /// `users` connections, each sending its next request when the last completes.
+    Closed { users: u64 },
+    /// `rate` requests/s in total on a fixed schedule, over at most `conns` connections.
+    Open { rate: f64, conns: u64 },
+}
+
+impl Load {
+    /// Connections the run may open.
+    pub fn connections(&self) -> u64 {
+        match *self {
+            Load::Closed { users } => users,
+            Load::Open { conns, .. } => conns,
+        }
+    }
+}
 
 /// A level over time: starts at `initial` and moves linearly to each step's target over the
 /// step's duration; after the last step it holds the last target.

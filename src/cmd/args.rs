@@ -1,0 +1,211 @@
+//! Flag groups shared by the subcommands (clap derive), each flattened where it applies:
+//! what to load ([`TargetArgs`], [`LoadArgs`]) into `run` and `limit` (and the load alone
+//! into `compare`), what to write ([`ReportArgs`] for one run, [`StudyFiles`] for a search
+//! or comparison), and how to search ([`SearchArgs`]). A flag a command does not take is
+//! not offered, so clap refuses it with its usual message.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::gates::{self, Gate};
+use crate::limit::slo::{self, Slo};
+use crate::limit::{self, Settings};
+use crate::os::DriverChoice;
+use crate::plan::PlanInput;
+use crate::scenario;
+use crate::units::parse_duration;
+
+/// The target of a run or a search: a URL, or a scenario's host.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// Target URL, e.g. http://127.0.0.1:8080/health
+    #[arg(required_unless_present_any = ["scenario", "host"])]
+    pub url: Option<String>,
+    /// Target base URL for a scenario's paths, e.g. http://127.0.0.1:8001
+    #[arg(long, conflicts_with = "url")]
+    pub host: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn url(self) -> Option<String> {
+        self.url.or(self.host)
+    }
+}
+
+/// What every request looks like and what sends it: the engine's settings.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LoadArgs {
+    /// Scenario file (TOML): tasks, think time, load shape; flags override its settings
+    #[arg(short = 's', long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Worker threads, each pinned to its own core [default: every core this process may use]
+    #[arg(short = 'c', long)]
+    pub cores: Option<usize>,
+    /// Concurrent users (closed model: one keep-alive connection each) [default: 50]
+    #[arg(short = 'u', long)]
+    pub users: Option<u64>,
+    /// Requests in flight per connection (HTTP/1.1 pipelining) [default: 1]
+    #[arg(short = 'p', long)]
+    pub pipeline: Option<usize>,
+    /// Per-request timeout [default: 10s]
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Connection establishment timeout [default: 5s]
+    #[arg(long, value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// HTTP method [default: GET, or POST with a body]
+    #[arg(short = 'm', long)]
+    pub method: Option<String>,
+    /// Extra request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body
+    #[arg(short = 'b', long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body read from a file
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// I/O driver: io_uring with epoll fallback (auto), io_uring only, or epoll only
+    #[arg(long, value_enum, default_value = "auto")]
+    pub driver: DriverChoice,
+    /// No live view
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+impl LoadArgs {
+    /// The plan input for `url` with these settings (files read, the scenario loaded); the
+    /// caller fills in the load model's own flags.
+    pub fn into_input(self, url: Option<String>) -> Result<PlanInput> {
+        let body = match (self.body, &self.body_file) {
+            (Some(b), _) => Some(b.into_bytes()),
+            (None, Some(path)) => {
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+            }
+            (None, None) => None,
+        };
+        let scenario = match &self.scenario {
+            Some(path) => Some(Arc::new(scenario::load(path)?)),
+            None => None,
+        };
+        Ok(PlanInput {
+            url,
+            scenario,
+            cores: self.cores,
+            users: self.users,
+            pipeline: self.pipeline,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            method: self.method,
+            headers: self.headers,
+            body,
+            driver: Some(self.driver),
+            quiet: self.quiet,
+            ..PlanInput::default()
+        })
+    }
+}
+
+/// What a finished run leaves behind: shared by a run, `report` and `merge`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    /// Write machine-readable results to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write Locust-compatible CSV: PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: per-task rows in the history file too, not only the aggregate
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
+    /// Write a self-contained HTML report with charts to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Append one row for this run to a CSV that grows across runs
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// A label for this run in --history (a git commit, a server build)
+    #[arg(long, requires = "history")]
+    pub label: Option<String>,
+    /// A condition the run must meet, else exit code 1: 'p99<250ms', 'failures<1%',
+    /// 'rps>=500', 'task:NAME:p95<100ms' (repeatable)
+    #[arg(long = "fail-on", value_name = "GATE", value_parser = gates::parse)]
+    pub fail_on: Vec<Gate>,
+}
+
+/// What a search or a comparison writes; each command says what goes in them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StudyFiles {
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// The search and its objectives, shared by `limit` and `compare`.
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// Latency objective on the p99: shorthand for --slo 'p99<DURATION'
+    #[arg(long, value_name = "DURATION", value_parser = slo::parse_p99)]
+    pub slo_p99: Option<Gate>,
+    /// Latency objective, as a --fail-on gate: 'p95<100ms', 'task:predict:p99<250ms' (repeatable)
+    #[arg(long = "slo", value_name = "OBJECTIVE", value_parser = slo::parse_objective)]
+    pub slo: Vec<Gate>,
+    /// Most failed requests (missed expectations + errors) a sustainable step may have [default: 1%]
+    #[arg(long, value_name = "SHARE", value_parser = slo::parse_share)]
+    pub max_failures: Option<f64>,
+    /// First rate tried, req/s [default: half of what a 2s closed-model probe achieves]
+    #[arg(long, value_name = "RATE")]
+    pub start_rate: Option<f64>,
+    /// Length of each measured step [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub step: Option<Duration>,
+    /// Unmeasured run at the step's rate before each step [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Stop when the last good and first bad rate are this close [default: 5%]
+    #[arg(long, value_name = "SHARE", value_parser = slo::parse_share)]
+    pub precision: Option<f64>,
+    /// Most steps the search may run [default: 20]
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<usize>,
+}
+
+impl SearchArgs {
+    /// The SLO and search settings around `base`; connections default to the search's.
+    pub fn settings(&self, mut base: PlanInput) -> Result<Settings> {
+        base.users = Some(base.users.unwrap_or(limit::DEFAULT_CONNECTIONS));
+        let precision = self.precision.unwrap_or(limit::DEFAULT_PRECISION);
+        if let Some(r) = self.start_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            bail!("--start-rate must be a positive number, got {r}");
+        }
+        if precision <= 0.0 {
+            bail!("--precision must be above 0%");
+        }
+        let step = self.step.unwrap_or(limit::DEFAULT_STEP);
+        if step.is_zero() {
+            bail!("--step must be longer than 0s");
+        }
+        Ok(Settings {
+            base,
+            slo: self.slo(),
+            step,
+            warmup: self.warmup.unwrap_or(limit::DEFAULT_WARMUP),
+            precision,
+            max_steps: self.max_steps.unwrap_or(limit::DEFAULT_MAX_STEPS),
+            start_rate: self.start_rate,
+        })
+    }
+
+    fn slo(&self) -> Slo {
+        Slo {
+            objectives: self.slo_p99.iter().chain(&self.slo).cloned().collect(),
+            max_failures: self.max_failures.unwrap_or(slo::DEFAULT_MAX_FAILURES),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! What one worker's users share: the plan, the request source, the recorder, the pacer, the
+//! request budget and the stop signal. Single-threaded (`Cell`/`RefCell`, no locks); the
+//! connection loop sees only this, never the worker's own loop or channel.
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::source::Source;
+use crate::load::{Load, Pacer};
+use crate::plan::{Plan, Share};
+use crate::stats::{Recorder, Snapshot};
+
+/// Worker-local state shared by its connections (single thread: `Cell`/`RefCell`, no locks).
+pub struct Shared {
+    pub plan: Arc<Plan>,
+    pub index: usize,
+    pub share: Share,
+    /// The run's clock starts here (shared by every worker).
+    pub start: Instant,
+    /// This worker's own request bytes or scenario renderer.
+    pub source: RefCell<Source>,
+    /// Per task: whether checking its responses reads the body.
+    pub capture: Vec<bool>,
+    pub rec: RefCell<Recorder>,
+    /// Open model: the schedule of intended send times.
+    pub pacer: Option<RefCell<Pacer>>,
+    /// User tasks still running.
+    pub alive: Cell<u64>,
+    /// Users with an open session (the live view's "users").
+    pub connected: Cell<u64>,
+    stopping: Cell<bool>,
+    /// Per user (local index): the waker of its current wait, woken when the worker stops.
+    /// The runtime does not drop tasks parked on I/O or timers when it is dropped, so a user
+    /// left waiting would keep its socket open past the run (and across runs in one process,
+    /// as `blast limit` makes them).
+    stop_wakers: RefCell<Vec<Option<Waker>>>,
+    /// Requests this worker may still send (`--requests`), or None for no limit.
+    budget: Cell<Option<u64>>,
+}
+
+impl Shared {
+    pub fn new(plan: Arc<Plan>, index: usize, start: Instant) -> Self {
+        let share = plan.share(index);
+        let pacer = share
+            .schedule
+            .as_ref()
+            .map(|s| RefCell::new(s.pacer(start)));
+        let capture = match &plan.scenario {
+            Some(s) => s.tasks.iter().map(|t| t.needs_body_capture()).collect(),
+            None => vec![false],
+        };
+        Shared {
+            source: RefCell::new(Source::new(&plan, index)),
+            capture,
+            rec: RefCell::new(Recorder::new(plan.tasks.len())),
+            budget: Cell::new(share.requests),
+            pacer,
+            alive: Cell::new(0),
+            connected: Cell::new(0),
+            stopping: Cell::new(false),
+            stop_wakers: RefCell::new(vec![None; usize::try_from(share.users).unwrap_or(0)]),
+            share,
+            index,
+            start,
+            plan,
+        }
+    }
+
+    /// Whether user `g` (run-wide index) should be running now: spawned already, and
+    /// within the current level of a users ramp.
+    pub fn user_active(&self, g: u64, now: Instant) -> bool {
+        let t = now.saturating_duration_since(self.start).as_secs_f64();
+        let spawned = self.plan.spawn_rate.is_none_or(|r| g as f64 <= t * r);
+        let within = match (&self.plan.ramp, &self.plan.load) {
+            (Some(ramp), Load::Closed { .. }) => (g as f64) < ramp.at(t).floor(),
+            _ => true,
+        };
+        spawned && within
+    }
+
+    #[inline]
+    pub fn running(&self) -> bool {
+        !self.stopping.get()
+    }
+
+    /// Runs `fut` for local user `slot` unless the worker stops first (then None, and `fut`
+    /// is dropped: its socket closes, its I/O is cancelled).
+    pub fn or_stop<F: Future>(&self, slot: usize, fut: F) -> OrStop<'_, F> {
+        OrStop {
+            worker: self,
+            slot,
+            fut,
+        }
+    }
+
+    fn register_stop_waker(&self, slot: usize, waker: &Waker) {
+        if let Some(w) = self.stop_wakers.borrow_mut().get_mut(slot) {
+            match w {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *w = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Tells every user to stop and wakes those that are waiting.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        let wakers = std::mem::take(&mut *self.stop_wakers.borrow_mut());
+        for w in wakers.into_iter().flatten() {
+            w.wake();
+        }
+    }
+
+    pub fn has_budget(&self) -> bool {
+        self.budget.get() != Some(0)
+    }
+
+    /// Takes up to `want` requests from the budget; returns how many may be sent.
+    #[inline]
+    pub fn take_budget(&self, want: usize) -> usize {
+        match self.budget.get() {
+            None => want,
+            Some(left) => {
+                let n = left.min(want as u64);
+                self.budget.set(Some(left - n));
+                n as usize
+            }
+        }
+    }
+
+    /// The stats recorded since the last snapshot, for the coordinator.
+    pub fn snapshot(&self, last: bool) -> Snapshot {
+        self.rec
+            .borrow_mut()
+            .take_snapshot(self.index, self.connected.get(), last)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Shared::or_stop`]'s future. A plain struct rather than an `async fn`: the user's
+    /// session future lives inside it, and an `async fn` would hold a second copy of it
+    /// (measured: 10,000 connections took 16 MB more peak RSS).
+    pub struct OrStop<'a, F> {
+        worker: &'a Shared,
+        slot: usize,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for OrStop<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.worker.stopping.get() {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(v) = this.fut.poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        this.worker.register_stop_waker(*this.slot, cx.waker());
+        Poll::Pending
+    }
+}

@@ -1,0 +1,67 @@
+//! What blast asks of the operating system before a run: the cores it may pin workers to,
+//! enough file descriptors for its connections, a Ctrl-C handler that stops a run without
+//! losing its reports, and which kernel I/O interface workers use.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// File descriptors kept for everything but connections (stdio, ring, channels, reports).
+pub const SPARE_FDS: u64 = 64;
+
+/// Exit code after a second Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Which I/O driver workers run on.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverChoice {
+    /// io_uring, falling back to epoll where the kernel or a sandbox refuses it.
+    #[default]
+    Auto,
+    /// io_uring only.
+    Uring,
+    /// epoll only.
+    Epoll,
+}
+
+/// The ids of the cores this process may run on (empty where affinity is unavailable).
+pub fn available_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+/// How many cores this process may run on, at least 1.
+pub fn available_cores_count() -> usize {
+    available_cores().len().max(1)
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; a note when connections won't fit.
+pub fn raise_fd_limit(connections: u64) -> Option<String> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).ok()?;
+    let needed = connections + SPARE_FDS;
+    (needed > limit).then(|| {
+        format!(
+            "--users {connections} needs about {needed} file descriptors but the limit is {limit}: \
+             connections beyond it will fail (raise the hard limit: ulimit -Hn)"
+        )
+    })
+}
+
+/// First Ctrl-C: set `stop`, so the run ends and still reports. Second: exit at once.
+pub fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    })
+}
