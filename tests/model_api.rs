@@ -93,6 +93,11 @@ struct PyServer {
 impl PyServer {
     /// Spawns `serve.sh FRAMEWORK PORT` and waits until `GET /health` answers 200.
     fn start(framework: &'static str) -> PyServer {
+        Self::start_with(framework, &[])
+    }
+
+    /// `start` with extra environment for serve.sh (e.g. `KEEP_ALIVE_S`).
+    fn start_with(framework: &'static str, env: &[(&str, &str)]) -> PyServer {
         require_setup();
         let port = free_port();
         let stderr = std::env::temp_dir().join(format!(
@@ -106,6 +111,7 @@ impl PyServer {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("server stderr file"))
             .process_group(0) // its own group, so Drop reaches every worker
+            .envs(env.iter().copied())
             .spawn()
             .expect("spawning scripts/model-api/serve.sh");
         let mut server = PyServer {
@@ -342,6 +348,42 @@ fn fastapi_on_uvicorn_serves_the_contract_and_the_scenario_runs_clean() {
 #[test]
 fn starlette_on_uvicorn_serves_the_contract_and_the_scenario_runs_clean() {
     serves_the_article_contract_and_scenario("starlette");
+}
+
+/// Regression: uvicorn closes keep-alive connections idle longer than its timeout; users
+/// thinking longer sent their next request into the closed socket and blast counted
+/// `closed` (10 of 21 requests). Now the close is noticed while the user thinks, or the
+/// idempotent request is sent again once, and nothing fails.
+#[test]
+fn uvicorn_closing_idle_keep_alive_connections_costs_no_failures() {
+    let server = PyServer::start_with("fastapi", &[("KEEP_ALIVE_S", "1")]);
+    let dir = support::Scratch::new("uvicorn-keepalive");
+    let file = dir.file("health.toml");
+    std::fs::write(
+        &file,
+        "wait = {constant = 2}\n[[task]]\nname = \"health\"\npath = \"/health\"\n",
+    )
+    .unwrap();
+    let (r, out) = run_blast(&[
+        "-s",
+        &file,
+        "--host",
+        &server.host(),
+        "-u",
+        "10",
+        "-d",
+        "5s",
+        "-c",
+        "1",
+    ]);
+    let context = || format!("{}\n{r:#}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", context());
+    assert!(support::uint(&r, "requests") >= 20, "{}", context());
+    assert!(
+        no_errors(&r),
+        "stale keep-alive connections failed: {}",
+        context()
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@
 #   fastapi    FastAPI on uvicorn (uvloop, httptools)
 #   starlette  Starlette on uvicorn (uvloop, httptools)
 #
-# N worker processes (default 1). Access logs are off: under load they would cost more CPU
+# N worker processes (default 1). KEEP_ALIVE_S (uvicorn only, default uvicorn's 5) is how long
+# an idle keep-alive connection stays open before the server closes it. Access logs are off: under load they would cost more CPU
 # than the API. Runs setup.sh first when the virtualenv is missing. The server replaces this
 # script (exec), so its PID is the server's; to stop it and its workers, signal that PID's
 # process group. Note: gunicorn's sync workers close the connection after every response.
@@ -73,6 +74,7 @@ case "$framework" in
     fastapi | starlette)
         exec "$venv/bin/uvicorn" "${framework}_app:app" \
             --host 127.0.0.1 --port "$port" --workers "$workers" \
-            --loop uvloop --http httptools --no-access-log --log-level warning
+            --loop uvloop --http httptools --no-access-log --log-level warning \
+            --timeout-keep-alive "${KEEP_ALIVE_S:-5}"
         ;;
 esac

@@ -11,6 +11,7 @@ use monoio::net::TcpStream;
 
 use super::shared::Shared;
 use super::source::Pick;
+use super::stale::{self, Peek};
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
 use crate::load::Pacer;
 use crate::results::kind;
@@ -64,6 +65,17 @@ struct Conn {
     next_at: Option<Instant>,
     /// When this user's last task started (for pacing).
     last_start: Instant,
+    /// The bytes of the last write, kept until its responses start, so a batch a stale
+    /// keep-alive connection swallowed can go out again unchanged.
+    sent_batch: Vec<u8>,
+    /// Responses completed on the current connection: a connection with none is fresh.
+    served: u64,
+    /// The requests in flight are exactly the last write, made on a reused connection
+    /// after it sat idle, all idempotent, and no byte has come back since: if the
+    /// connection turns out closed, they may be sent again once.
+    retryable: bool,
+    /// When the current connection last had nothing in flight.
+    idle_since: Instant,
 }
 
 /// Runs user `user` (local index `slot` on this worker) until the worker stops or the user
@@ -80,6 +92,10 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
         decoder: ResponseDecoder::new(),
         next_at: None,
         last_start: Instant::now(),
+        sent_batch: Vec::new(),
+        served: 0,
+        retryable: false,
+        idle_since: Instant::now(),
     };
     let mut backoff = RECONNECT_BACKOFF_MIN;
     w.alive.set(w.alive.get() + 1);
@@ -107,7 +123,11 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
                 // With --requests, a failed attempt uses up a request: a dead target must
                 // end the run, not retry forever.
                 w.take_budget(1);
-                w.or_stop(slot, monoio::time::sleep(backoff)).await;
+                // The failed attempt was this user's task: its think time follows as after
+                // any task, with the reconnect backoff on top, never instead.
+                let now = Instant::now();
+                let think = conn.think(&w, now).unwrap_or(now);
+                conn.next_at = Some(think + backoff);
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                 continue;
             }
@@ -146,18 +166,30 @@ fn io_kind(e: &io::Error) -> &'static str {
 }
 
 impl Conn {
-    /// Drives one TCP connection until it must be replaced or the run ends.
+    /// Drives one TCP connection until it must be replaced or the run ends. A batch that a
+    /// stale connection swallowed (still in `wbuf`, its requests in flight) goes out first.
     async fn session(&mut self, w: &Shared, mut stream: TcpStream) -> End {
         self.rbuf.clear();
-        self.inflight.clear();
+        self.served = 0;
+        let mut carried = !self.wbuf.is_empty();
+        if carried {
+            self.resend_carried();
+        }
         loop {
-            if let Some(end) = self.fill(w).await {
-                return end;
+            let idle = self.inflight.is_empty();
+            if !std::mem::take(&mut carried) {
+                if let Some(end) = self.fill(w).await {
+                    return end;
+                }
+                if idle && self.closed_while_idle(&stream) {
+                    // Reconnect quietly; what was queued goes out on the new connection.
+                    return End::Reconnect;
+                }
             }
             if !self.wbuf.is_empty() {
+                self.retryable = idle && self.served > 0 && self.all_idempotent();
                 if let Err(kind) = self.flush(&mut stream).await {
-                    self.fail_inflight(w, kind);
-                    return End::Reconnect;
+                    return self.fail_or_retry(w, kind);
                 }
             }
             if self.inflight.is_empty() {
@@ -167,6 +199,42 @@ impl Conn {
                 return end;
             }
         }
+    }
+
+    /// A reused connection that sat idle: has the server closed it meanwhile?
+    fn closed_while_idle(&self, stream: &TcpStream) -> bool {
+        self.served > 0
+            && self.idle_since.elapsed() >= stale::CHECK_AFTER_IDLE
+            && stale::peek(stream) == Peek::Closed
+    }
+
+    fn all_idempotent(&self) -> bool {
+        self.inflight.iter().all(|f| f.pick.idempotent)
+    }
+
+    /// The carried batch leaves now: its timeout runs from this send, its latency still
+    /// from each request's intended time.
+    fn resend_carried(&mut self) {
+        let now = Instant::now();
+        for f in &mut self.inflight {
+            f.sent = now;
+        }
+        if let Some(front) = self.inflight.front() {
+            self.decoder.reset(front.pick.head);
+        }
+    }
+
+    /// The connection failed with `kind`: a batch a stale keep-alive connection swallowed
+    /// is carried to a fresh connection once (counted, not failed); anything else fails.
+    fn fail_or_retry(&mut self, w: &Shared, kind: &'static str) -> End {
+        let stale = self.retryable && (kind == kind::CLOSED || kind == kind::RESET);
+        self.retryable = false;
+        if !stale {
+            return self.fail_inflight(w, kind);
+        }
+        std::mem::swap(&mut self.wbuf, &mut self.sent_batch);
+        w.rec.borrow_mut().retried_stale(self.inflight.len() as u64);
+        End::Reconnect
     }
 
     /// Queues what the schedule allows now into the write buffer; Some(end) when this
@@ -287,9 +355,10 @@ impl Conn {
 
     async fn flush(&mut self, stream: &mut TcpStream) -> Result<(), &'static str> {
         let buf = std::mem::take(&mut self.wbuf);
-        let (res, mut buf) = stream.write_all(buf).await;
-        buf.clear();
-        self.wbuf = buf;
+        let (res, buf) = stream.write_all(buf).await;
+        // Keep what was written until its responses start; the two buffers take turns.
+        self.wbuf = std::mem::replace(&mut self.sent_batch, buf);
+        self.wbuf.clear();
         res.map(drop).map_err(|e| io_kind(&e))
     }
 
@@ -299,11 +368,12 @@ impl Conn {
         let space = self.rbuf.capacity() - self.rbuf.len();
         let n = match self.read_some(w, stream).await {
             Ok(n) => n,
-            Err(kind) => return Err(self.fail_inflight(w, kind)),
+            Err(kind) => return Err(self.fail_or_retry(w, kind)),
         };
         if n == 0 {
             return Err(self.on_eof(w));
         }
+        self.retryable = false;
         w.rec.borrow_mut().received(n);
         // A full read means more is waiting: read more at a time from now on.
         self.grow_read_buffer = n == space;
@@ -394,15 +464,17 @@ impl Conn {
             }
         }
         self.body.clear();
+        self.served += 1;
         self.decoder
             .reset(self.inflight.front().is_some_and(|f| f.pick.head));
         if self.inflight.is_empty() {
             self.next_at = self.think(w, now);
+            self.idle_since = now;
         }
-        if keep_alive {
-            None
-        } else {
-            Some(self.fail_inflight(w, kind::UNANSWERED))
+        match (keep_alive, self.inflight.is_empty()) {
+            (true, _) => None,
+            (false, true) => Some(End::Reconnect),
+            (false, false) => Some(self.fail_inflight(w, kind::UNANSWERED)),
         }
     }
 
@@ -420,7 +492,7 @@ impl Conn {
         match self.decoder.finish_on_eof() {
             // A read-until-close body ended; anything behind it went unanswered.
             Ok(true) => self.complete(w, Instant::now()).unwrap_or(End::Reconnect),
-            Ok(false) => self.fail_inflight(w, kind::CLOSED),
+            Ok(false) => self.fail_or_retry(w, kind::CLOSED),
             Err(e) => self.fail_parse(w, e),
         }
     }
@@ -430,15 +502,20 @@ impl Conn {
     }
 
     /// Counts the oldest request as failed by `kind` and every one behind it as unanswered.
+    /// The user then thinks as after a response: a failing server is not sent more
+    /// requests than a healthy one.
     fn fail_inflight(&mut self, w: &Shared, kind: &'static str) -> End {
-        let mut rec = w.rec.borrow_mut();
-        if let Some(front) = self.inflight.pop_front() {
-            rec.request_error(front.pick.task, kind);
-        }
-        for behind in self.inflight.drain(..) {
-            rec.request_error(behind.pick.task, kind::UNANSWERED);
+        {
+            let mut rec = w.rec.borrow_mut();
+            if let Some(front) = self.inflight.pop_front() {
+                rec.request_error(front.pick.task, kind);
+            }
+            for behind in self.inflight.drain(..) {
+                rec.request_error(behind.pick.task, kind::UNANSWERED);
+            }
         }
         self.body.clear();
+        self.next_at = self.think(w, Instant::now());
         End::Reconnect
     }
 }

@@ -15,17 +15,21 @@ pub struct Pick {
     pub invalid: bool,
     /// A HEAD request: its response has no body.
     pub head: bool,
+    /// Safe to send again when a stale keep-alive connection ate it (RFC 9110 §9.2.2).
+    pub idempotent: bool,
 }
 
 pub enum Source {
     Fixed {
         request: Vec<u8>,
         head: bool,
+        idempotent: bool,
     },
     Scenario {
         renderer: Box<Renderer>,
         picker: TaskPicker,
         heads: Vec<bool>,
+        idempotent: Vec<bool>,
     },
 }
 
@@ -35,11 +39,13 @@ impl Source {
             None => Source::Fixed {
                 request: plan.request.clone(),
                 head: plan.is_head(),
+                idempotent: is_idempotent(&plan.method),
             },
             Some(s) => Source::Scenario {
                 renderer: Box::new(Renderer::for_shard(s, worker, plan.shard)),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
+                idempotent: s.tasks.iter().map(|t| is_idempotent(&t.method)).collect(),
             },
         }
     }
@@ -48,18 +54,24 @@ impl Source {
     #[inline]
     pub fn next(&mut self, host: &str, out: &mut Vec<u8>) -> Pick {
         match self {
-            Source::Fixed { request, head } => {
+            Source::Fixed {
+                request,
+                head,
+                idempotent,
+            } => {
                 out.extend_from_slice(request);
                 Pick {
                     task: 0,
                     invalid: false,
                     head: *head,
+                    idempotent: *idempotent,
                 }
             }
             Source::Scenario {
                 renderer,
                 picker,
                 heads,
+                idempotent,
             } => {
                 let task = picker.pick(renderer.rng());
                 let invalid = renderer.render(task, host, out).invalid;
@@ -67,6 +79,7 @@ impl Source {
                     task,
                     invalid,
                     head: heads[task],
+                    idempotent: idempotent[task],
                 }
             }
         }
@@ -87,6 +100,13 @@ impl Source {
             _ => Duration::ZERO,
         }
     }
+}
+
+/// Methods RFC 9110 §9.2.2 defines as idempotent: a client may send them again.
+pub fn is_idempotent(method: &str) -> bool {
+    ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
 }
 
 fn heads(s: &Scenario) -> Vec<bool> {

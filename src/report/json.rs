@@ -53,6 +53,7 @@ pub fn to_value(r: &Results) -> Value {
         "body_bytes": all.body_bytes,
         "sent": r.totals.sent,
         "connections_opened": r.totals.connects,
+        "retried_stale": r.totals.retried_stale,
         "workers": plan.workers,
         "users": plan.load.connections(),
         "pipeline": plan.pipeline,

@@ -66,6 +66,9 @@ struct Saved {
     bytes_received: u64,
     sent: u64,
     connections_opened: u64,
+    /// Absent from reports of versions before stale keep-alive retries.
+    #[serde(default)]
+    retried_stale: u64,
     lateness_histogram: String,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
@@ -144,6 +147,7 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     m.lateness = decode(&s.lateness_histogram)?;
     m.sent = s.sent;
     m.connects = s.connections_opened;
+    m.retried_stale = s.retried_stale;
     m.bytes_in = s.bytes_received;
     Ok(m)
 }

@@ -79,6 +79,13 @@ pub fn render(r: &Results) -> String {
         .map(|(k, n)| format!("{k}: {n}"))
         .collect();
     let _ = writeln!(out, "  errors     {}", or_none(&errors));
+    if r.totals.retried_stale > 0 {
+        let _ = writeln!(
+            out,
+            "  retried    {} on a fresh connection: the server had closed an idle keep-alive one",
+            r.totals.retried_stale
+        );
+    }
     if plan.tasks.len() > 1 {
         write_tasks(&mut out, r, secs);
     }

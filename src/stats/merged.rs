@@ -15,6 +15,8 @@ pub struct Merged {
     pub lateness: Histogram<u64>,
     pub sent: u64,
     pub connects: u64,
+    /// Requests re-sent after a stale keep-alive connection (see `Snapshot::retried_stale`).
+    pub retried_stale: u64,
     pub bytes_in: u64,
 }
 
@@ -27,6 +29,7 @@ impl Merged {
             lateness: new_histogram(),
             sent: 0,
             connects: 0,
+            retried_stale: 0,
             bytes_in: 0,
         }
     }
@@ -47,6 +50,7 @@ impl Merged {
             .expect("histograms share bounds");
         self.sent += snap.sent;
         self.connects += snap.connects;
+        self.retried_stale += snap.retried_stale;
         self.bytes_in += snap.bytes_in;
     }
 
@@ -66,6 +70,7 @@ impl Merged {
             .expect("histograms share bounds");
         self.sent += other.sent;
         self.connects += other.connects;
+        self.retried_stale += other.retried_stale;
         self.bytes_in += other.bytes_in;
     }
 

@@ -98,6 +98,9 @@ pub struct Snapshot {
     pub users: u64,
     /// Successful connection establishments.
     pub connects: u64,
+    /// Requests re-sent once on a fresh connection because the reused one had been closed
+    /// by the server while idle (stale keep-alive): not failures.
+    pub retried_stale: u64,
     /// Bytes read from the wire (heads, bodies, framing).
     pub bytes_in: u64,
 }
@@ -111,6 +114,7 @@ pub struct Recorder {
     lateness: Histogram<u64>,
     sent: u64,
     connects: u64,
+    retried_stale: u64,
     bytes_in: u64,
     message: String,
 }
@@ -124,6 +128,7 @@ impl Recorder {
             lateness: new_histogram(),
             sent: 0,
             connects: 0,
+            retried_stale: 0,
             bytes_in: 0,
             message: String::new(),
         }
@@ -132,6 +137,11 @@ impl Recorder {
     #[inline]
     pub fn sent(&mut self, n: u64) {
         self.sent += n;
+    }
+
+    /// `n` requests found a stale keep-alive connection and go out again on a fresh one.
+    pub fn retried_stale(&mut self, n: u64) {
+        self.retried_stale += n;
     }
 
     #[inline]
@@ -210,6 +220,7 @@ impl Recorder {
             sent: std::mem::take(&mut self.sent),
             users,
             connects: std::mem::take(&mut self.connects),
+            retried_stale: std::mem::take(&mut self.retried_stale),
             bytes_in: std::mem::take(&mut self.bytes_in),
         }
     }
