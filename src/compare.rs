@@ -226,7 +226,7 @@ fn compare(
                     "blast compare: round {} of {rounds}: {} ({})",
                     round + 1,
                     t.name,
-                    t.url
+                    crate::target::shown_url(&t.url)
                 );
             }
             let settings = for_target(s, t);

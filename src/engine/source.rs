@@ -37,7 +37,10 @@ impl Source {
                 head: plan.is_head(),
             },
             Some(s) => Source::Scenario {
-                renderer: Box::new(Renderer::for_shard(s, worker, plan.shard)),
+                renderer: Box::new(
+                    Renderer::for_shard(s, worker, plan.shard)
+                        .with_url_authorization(plan.target.authorization.as_deref()),
+                ),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
             },

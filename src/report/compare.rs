@@ -12,6 +12,7 @@ use super::html::{figure, page_head};
 use super::limit::{curve, KNEE_DEFINITION};
 use crate::compare::{Comparison, Mode, RoundResult, TargetResult};
 use crate::limit::step::StepStats;
+use crate::target::shown_url;
 
 /// Shown where a figure does not exist.
 const NONE: &str = "-";
@@ -85,7 +86,7 @@ fn table(c: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
         .iter()
         .map(|t| {
             let f = figures(t);
-            let mut row = vec![t.target.name.clone(), t.target.url.clone()];
+            let mut row = vec![t.target.name.clone(), shown_url(&t.target.url)];
             row.extend((0..c.rounds).map(|i| rate(f.get(i).copied().flatten())));
             row.push(rate(median(&f)));
             row.push(spread(&f).map_or(NONE.into(), |s| format!("{:.1}%", s * 100.0)));
@@ -163,7 +164,7 @@ pub fn to_value(c: &Comparison) -> Value {
             let f = figures(t);
             json!({
                 "name": t.target.name,
-                "url": t.target.url,
+                "url": shown_url(&t.target.url),
                 "rounds": t.rounds.iter().map(round_value).collect::<Vec<_>>(),
                 "median_rps": median(&f),
                 "spread": spread(&f),
@@ -219,7 +220,7 @@ pub fn write_csv(c: &Comparison, path: &Path) -> std::io::Result<()> {
             };
             w.write_record([
                 t.target.name.clone(),
-                t.target.url.clone(),
+                shown_url(&t.target.url),
                 r.round.to_string(),
                 r.position.to_string(),
                 r.result.rps().map_or(String::new(), |v| format!("{v:.3}")),

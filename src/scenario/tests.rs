@@ -473,6 +473,30 @@ const ERROR_CASES: &[(&str, &str, (usize, usize), &str)] = &[
         "JSON has no nan or inf",
     ),
     (
+        "duplicate task name (issue 13 item 10)",
+        "[[task]]\nname = \"a\"\npath = \"/x\"\n[[task]]\nname = \"a\"\npath = \"/y\"\n",
+        (5, 8),
+        "task name \"a\" is already used by task 1",
+    ),
+    (
+        "duplicate default task name (issue 13 item 10)",
+        "[[task]]\npath = \"/x\"\n[[task]]\nmethod = \"POST\"\npath = \"/x\"\n",
+        (5, 8),
+        "task name \"/x\" is already used by task 1",
+    ),
+    (
+        "CR LF in a header value (issue 13 item 9)",
+        "[[task]]\npath = \"/\"\nheaders = {X-A = \"a\\r\\nInjected: 1\"}\n",
+        (3, 18),
+        "`X-A` contains a character not allowed there",
+    ),
+    (
+        "CR LF in a path (issue 13 item 9)",
+        "[[task]]\npath = \"/a\\r\\nX: 1\"\n",
+        (2, 8),
+        "`path` contains a character not allowed there",
+    ),
+    (
         "weight above u32",
         "[[task]]\npath = \"/\"\nweight = 5000000000\n",
         (3, 10),
