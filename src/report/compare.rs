@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::csv::text_cell;
 use super::html::{self, charts, escape};
 use super::html::{figure, page_head};
 use super::limit::{curve, KNEE_DEFINITION};
@@ -219,7 +220,7 @@ pub fn write_csv(c: &Comparison, path: &Path) -> std::io::Result<()> {
                     .map_or(String::new(), |l| format!("{:.3}", pick(l)))
             };
             w.write_record([
-                t.target.name.clone(),
+                text_cell(&t.target.name).into_owned(),
                 shown_url(&t.target.url),
                 r.round.to_string(),
                 r.position.to_string(),
