@@ -103,6 +103,8 @@ pub struct ServeArgs {
     /// Server threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: serve::Limits,
 }
 
 #[derive(Args, Debug)]
@@ -212,10 +214,13 @@ pub fn main() -> ExitCode {
 
 fn run_serve(a: &ServeArgs) -> Result<()> {
     let threads = a.threads.unwrap_or_else(available_cores_count);
-    serve::serve(&serve::ServeConfig {
-        addr: a.addr,
-        threads,
-    })
+    serve::serve(
+        &serve::ServeConfig {
+            addr: a.addr,
+            threads,
+        },
+        &a.limits,
+    )
     .context("serving")
 }
 
