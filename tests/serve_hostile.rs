@@ -184,7 +184,10 @@ fn slowloris_clients_are_cut_at_the_header_timeout_and_do_not_delay_a_fresh_heal
         .map(closed_by_server)
         .filter(|closed| !closed)
         .count();
-    assert_eq!(open, 0, "slowloris connections still open past the header timeout");
+    assert_eq!(
+        open, 0,
+        "slowloris connections still open past the header timeout"
+    );
 }
 
 /// Rounds of slowloris clients that vanish without closing (their sockets are kept open, as
