@@ -1003,3 +1003,19 @@ fn shards_draw_disjoint_seq_values_and_data_rows() {
     assert_eq!(all_seq, (0..30).collect::<Vec<_>>(), "every value once");
     assert!(row_owner.values().collect::<HashSet<_>>().len() == 3);
 }
+
+/// Issue 14 item 8: credentials in the target URL reach every task as Basic auth, unless the
+/// task sets its own `Authorization`.
+#[test]
+fn url_credentials_reach_every_task_that_sets_no_authorization() {
+    let s = scenario(
+        "[[task]]\npath = \"/a\"\n[[task]]\npath = \"/b\"\nheaders = {authorization = \"Bearer t\"}\n",
+    );
+    let mut r = Renderer::new(&s, 0).with_url_authorization(Some("Basic dTpw"));
+    let (plain, _) = render_one(&mut r, 0);
+    assert_eq!(plain.header("authorization"), Some("Basic dTpw"));
+    let (own, _) = render_one(&mut r, 1);
+    assert_eq!(own.header("authorization"), Some("Bearer t"));
+    let mut none = Renderer::new(&s, 0);
+    assert_eq!(render_one(&mut none, 0).0.header("authorization"), None);
+}
