@@ -19,6 +19,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pipelining deeper than this buys nothing and hides bugs.
 pub const MAX_PIPELINE: usize = 1024;
+/// Most users (connections) one process runs: each holds a socket, and Linux's default
+/// ceiling on one process's descriptors (`fs.nr_open`) is 1,048,576. More than this could
+/// never be served, so it is refused before any memory is sized for it.
+pub const MAX_USERS: u64 = 1_000_000;
+/// Highest total rate of the open model: intended send times are `Instant`s, nanoseconds
+/// apart at best, so above one request per nanosecond the schedule cannot tell requests
+/// apart (and no worker could send them).
+pub const MAX_RATE: f64 = 1e9;
+/// Longest run length or timeout: a year is already a mistake, and it keeps every
+/// `Instant + Duration` of the run far from overflow (`-d 1e19` panicked).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What the user asked for, before validation: flags, with scenario values filling gaps.
 #[derive(Clone, Debug, Default)]
@@ -114,8 +125,13 @@ pub enum PlanError {
     Target(TargetError),
     Zero(&'static str),
     BadRate(f64),
+    RateTooHigh(f64),
+    TooManyUsers(u64),
+    ZeroDuration(&'static str),
+    TooLong(&'static str),
     PipelineTooDeep(usize),
     Header(String, String),
+    Request(http::RequestError),
     Method(String),
     BadSpawnRate(f64),
     PipelinedThinkTime,
@@ -128,6 +144,18 @@ impl fmt::Display for PlanError {
             PlanError::Target(e) => write!(f, "{e}"),
             PlanError::Zero(what) => write!(f, "{what} must be at least 1"),
             PlanError::BadRate(r) => write!(f, "rate must be a positive number, got {r}"),
+            PlanError::RateTooHigh(r) => write!(
+                f,
+                "rate {r:e} is above the maximum of {MAX_RATE:e} requests/s \
+                 (send times are scheduled to the nanosecond)"
+            ),
+            PlanError::TooManyUsers(u) => write!(
+                f,
+                "{u} users is above the maximum of {MAX_USERS} \
+                 (one connection each; split larger runs with --shard)"
+            ),
+            PlanError::ZeroDuration(what) => write!(f, "{what} must be longer than 0"),
+            PlanError::TooLong(what) => write!(f, "{what} must be at most a year"),
             PlanError::PipelineTooDeep(k) => {
                 write!(
                     f,
@@ -135,6 +163,7 @@ impl fmt::Display for PlanError {
                 )
             }
             PlanError::Header(h, why) => write!(f, "invalid header {h:?}: {why}"),
+            PlanError::Request(e) => write!(f, "{e}"),
             PlanError::Method(why) => write!(f, "invalid method: {why}"),
             PlanError::BadSpawnRate(r) => {
                 write!(f, "spawn rate must be a positive number, got {r}")
@@ -178,6 +207,9 @@ impl Plan {
             return Err(PlanError::BadSpawnRate(r));
         }
         let cores = pick_cores(input.cores, available, load.connections(), &mut notes)?;
+        let timeout = non_zero(input.timeout, "--timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+        let connect_timeout = non_zero(input.connect_timeout, "--connect-timeout")?
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let requests = input
             .requests
             .map(|n| positive(n, "--requests"))
@@ -185,22 +217,28 @@ impl Plan {
             .map(|n| positive(shard.part(n), "this shard's share of --requests"))
             .transpose()?;
         let duration = match (input.duration, requests) {
-            (None, None) => Some(
-                ramp.as_ref()
-                    .and_then(Ramp::length)
-                    .unwrap_or(DEFAULT_DURATION),
-            ),
-            (d, _) => d,
+            (None, None) => non_zero(
+                Some(
+                    ramp.as_ref()
+                        .and_then(Ramp::length)
+                        .unwrap_or(DEFAULT_DURATION),
+                ),
+                "the stages' total length",
+            )?,
+            (d, _) => non_zero(d, "--duration")?,
         };
         let method = input
             .method
             .clone()
             .unwrap_or_else(|| default_method(&input));
         http::validate_method(&method).map_err(|e| PlanError::Method(e.to_string()))?;
-        let headers = parse_headers(&input.headers)?;
+        let headers = with_url_credentials(parse_headers(&input.headers)?, &target);
         let (request, tasks) = match &input.scenario {
             Some(s) => (Vec::new(), scenario_tasks(s)),
-            None => fixed_request(&target, &method, &headers, input.body.as_deref()),
+            None => {
+                http::validate_target(&target.path).map_err(PlanError::Request)?;
+                fixed_request(&target, &method, &headers, input.body.as_deref())
+            }
         };
         Ok(Plan {
             workers: cores.len(),
@@ -209,8 +247,8 @@ impl Plan {
             pipeline,
             duration,
             requests,
-            timeout: input.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            connect_timeout: input.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            timeout,
+            connect_timeout,
             driver: input.driver.unwrap_or(DriverChoice::Auto),
             method,
             request,
@@ -296,6 +334,16 @@ pub fn split(total: u64, parts: u64, i: u64) -> u64 {
     total / parts + u64::from(i < total % parts)
 }
 
+/// A duration that was given must be above zero (a zero timeout fails every request and a
+/// zero run sends nothing) and at most [`MAX_DURATION`].
+fn non_zero(d: Option<Duration>, what: &'static str) -> Result<Option<Duration>, PlanError> {
+    match d {
+        Some(d) if d.is_zero() => Err(PlanError::ZeroDuration(what)),
+        Some(d) if d > MAX_DURATION => Err(PlanError::TooLong(what)),
+        d => Ok(d),
+    }
+}
+
 fn positive<T: PartialEq + From<u8>>(v: T, what: &'static str) -> Result<T, PlanError> {
     if v == T::from(0) {
         Err(PlanError::Zero(what))
@@ -334,13 +382,15 @@ fn load_model(input: &PlanInput) -> Result<(Load, Option<Ramp>), PlanError> {
         None => input.users.unwrap_or(DEFAULT_USERS),
     };
     let users = positive(users, "--users")?;
+    if users > MAX_USERS {
+        return Err(PlanError::TooManyUsers(users));
+    }
     let rate = input.rate.or_else(|| rate_ramp.as_ref().map(Ramp::peak));
     match rate {
         None => Ok((Load::Closed { users }, user_ramp)),
-        Some(rate) if rate.is_finite() && rate > 0.0 => {
-            Ok((Load::Open { rate, conns: users }, rate_ramp))
-        }
-        Some(rate) => Err(PlanError::BadRate(rate)),
+        Some(rate) if !(rate.is_finite() && rate > 0.0) => Err(PlanError::BadRate(rate)),
+        Some(rate) if rate > MAX_RATE => Err(PlanError::RateTooHigh(rate)),
+        Some(rate) => Ok((Load::Open { rate, conns: users }, rate_ramp)),
     }
 }
 
@@ -462,6 +512,21 @@ fn pick_cores(
 
 fn default_method(input: &PlanInput) -> String {
     if input.body.is_some() { "POST" } else { "GET" }.to_owned()
+}
+
+/// Credentials in the URL (`http://user:pw@host/`) as an `Authorization` header, unless
+/// the user gave one with -H (theirs wins).
+fn with_url_credentials(
+    mut headers: Vec<(String, String)>,
+    target: &Target,
+) -> Vec<(String, String)> {
+    let given = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+    if let (Some(auth), false) = (&target.authorization, given) {
+        headers.push(("Authorization".to_owned(), auth.clone()));
+    }
+    headers
 }
 
 fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, PlanError> {
@@ -652,7 +717,65 @@ mod tests {
         assert!(bad(|i| i.rate = Some(f64::NAN)).contains("rate"));
         assert!(bad(|i| i.pipeline = Some(MAX_PIPELINE + 1)).contains("pipeline"));
         assert!(bad(|i| i.headers = vec!["NoColon".into()]).contains("NoColon"));
+        assert!(bad(|i| i.headers = vec!["X: a\rInjected: 1".into()]).contains("control byte"));
         assert!(bad(|i| i.url = None).contains("URL"));
+    }
+
+    /// Issue 13 item 8: `--users 18446744073709551615` panicked (capacity overflow).
+    #[test]
+    fn huge_users_are_refused_not_a_capacity_overflow() {
+        for users in [u64::MAX, i64::MAX as u64, MAX_USERS + 1] {
+            let mut i = input("http://127.0.0.1:1/");
+            i.users = Some(users);
+            let e = Plan::build(i, &[0]).unwrap_err().to_string();
+            assert!(e.contains("maximum of 1000000"), "{e}");
+        }
+        let mut i = input("http://127.0.0.1:1/");
+        i.users = Some(MAX_USERS);
+        assert!(Plan::build(i, &[0]).is_ok());
+    }
+
+    /// Issue 13 item 10: these ran (and sent load) instead of being refused.
+    #[test]
+    fn zero_durations_and_unschedulable_rates_are_usage_errors() {
+        let bad = |f: fn(&mut PlanInput)| {
+            let mut i = input("http://127.0.0.1:1/");
+            f(&mut i);
+            Plan::build(i, &[0]).unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad(|i| i.duration = Some(Duration::ZERO)),
+            "--duration must be longer than 0"
+        );
+        assert_eq!(
+            bad(|i| i.timeout = Some(Duration::ZERO)),
+            "--timeout must be longer than 0"
+        );
+        assert!(bad(|i| i.connect_timeout = Some(Duration::ZERO)).contains("--connect-timeout"));
+        assert!(bad(|i| i.duration = Some(Duration::from_secs(u64::MAX))).contains("a year"));
+        assert!(bad(|i| i.rate = Some(1e300)).contains("rate 1e300 is above the maximum"));
+        assert!(bad(|i| i.rate = Some(MAX_RATE * 2.0)).contains("above the maximum"));
+        assert!(bad(|i| i.url = Some("http://127.0.0.1:0/".into())).contains("port 0"));
+    }
+
+    /// Issue 14 item 8: `http://user:pw@host/` dropped the credentials.
+    #[test]
+    fn url_credentials_become_an_authorization_header_and_are_not_shown() {
+        let plan = Plan::build(input("http://u:pw@127.0.0.1:9/x"), &[0]).unwrap();
+        let text = String::from_utf8(plan.request.clone()).unwrap();
+        assert!(
+            text.contains("\r\nAuthorization: Basic dTpwdw==\r\n"),
+            "{text}"
+        );
+        assert_eq!(plan.info().url, "http://127.0.0.1:9/x");
+        let mut i = input("http://u:pw@127.0.0.1:9/x");
+        i.headers = vec!["authorization: Bearer t".into()];
+        let text = String::from_utf8(Plan::build(i, &[0]).unwrap().request).unwrap();
+        assert!(text.contains("authorization: Bearer t\r\n"), "{text}");
+        assert!(
+            !text.contains("Basic"),
+            "the user's own header wins: {text}"
+        );
     }
 
     #[test]

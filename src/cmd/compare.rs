@@ -111,7 +111,8 @@ fn progress_line(p: &Progress<'_>) -> String {
     match p {
         Progress::Round { round, of, target } => format!(
             "blast compare: round {round} of {of}: {} ({})",
-            target.name, target.url
+            target.name,
+            crate::target::shown_url(&target.url)
         ),
         Progress::Common { rate, target } => format!(
             "blast compare: {} at the common rate {rate:.1} req/s",

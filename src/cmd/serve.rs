@@ -16,13 +16,18 @@ pub struct ServeArgs {
     /// Server threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: serve::Limits,
 }
 
 pub fn run(a: &ServeArgs) -> Result<()> {
     let threads = a.threads.unwrap_or_else(os::available_cores_count);
-    serve::serve(&serve::ServeConfig {
-        addr: a.addr,
-        threads,
-    })
+    serve::serve(
+        &serve::ServeConfig {
+            addr: a.addr,
+            threads,
+        },
+        &a.limits,
+    )
     .context("serving")
 }

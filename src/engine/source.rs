@@ -42,7 +42,10 @@ impl Source {
                 idempotent: is_idempotent(&plan.method),
             },
             Some(s) => Source::Scenario {
-                renderer: Box::new(Renderer::for_shard(s, worker, plan.shard)),
+                renderer: Box::new(
+                    Renderer::for_shard(s, worker, plan.shard)
+                        .with_url_authorization(plan.target.authorization.as_deref()),
+                ),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
                 idempotent: s.tasks.iter().map(|t| is_idempotent(&t.method)).collect(),

@@ -33,7 +33,8 @@ pub enum RequestError {
     EmptyHeaderName,
     /// A header name held a byte outside the token set (RFC 9110 §5.6.2).
     InvalidHeaderName(String),
-    /// A header value held CR, LF or NUL, which would break the framing (RFC 9110 §5.5).
+    /// A header value held a control byte other than tab (CR, LF, NUL …); CR and LF would
+    /// break the framing (RFC 9110 §5.5).
     InvalidHeaderValue(String),
     /// The target was empty or held a space or control byte (RFC 9112 §3.2).
     InvalidTarget(String),
@@ -47,7 +48,10 @@ impl fmt::Display for RequestError {
             RequestError::EmptyHeaderName => write!(f, "empty header name"),
             RequestError::InvalidHeaderName(n) => write!(f, "invalid header name {n:?}"),
             RequestError::InvalidHeaderValue(n) => {
-                write!(f, "header {n:?} has a value with CR, LF or NUL")
+                write!(
+                    f,
+                    "header {n:?} has a value with a control byte (CR, LF, NUL …)"
+                )
             }
             RequestError::InvalidTarget(t) => write!(f, "invalid request target {t:?}"),
         }
@@ -76,7 +80,8 @@ pub fn validate_method(m: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// Checks that `name` is a token and that `value` holds no CR, LF or NUL.
+/// Checks that `name` is a token and that `value` holds no control byte but tab
+/// (RFC 9110 §5.5: field-content is visible bytes, space and tab).
 pub fn validate_header(name: &str, value: &str) -> Result<(), RequestError> {
     if name.is_empty() {
         return Err(RequestError::EmptyHeaderName);
@@ -84,7 +89,7 @@ pub fn validate_header(name: &str, value: &str) -> Result<(), RequestError> {
     if !is_token(name) {
         return Err(RequestError::InvalidHeaderName(name.to_owned()));
     }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+    if value.bytes().any(|b| b != b'\t' && b.is_ascii_control()) {
         return Err(RequestError::InvalidHeaderValue(name.to_owned()));
     }
     Ok(())
@@ -432,6 +437,17 @@ mod tests {
                 "a\0b",
                 Some(RequestError::InvalidHeaderValue("X".into())),
             ),
+            (
+                "X",
+                "a\rb",
+                Some(RequestError::InvalidHeaderValue("X".into())),
+            ),
+            (
+                "X",
+                "a\x7fb",
+                Some(RequestError::InvalidHeaderValue("X".into())),
+            ),
+            ("X-Utf8", "caf\u{e9}", None),
         ];
         for (n, v, want) in cases {
             assert_eq!(validate_header(n, v).err(), *want, "{n:?}: {v:?}");

@@ -309,11 +309,11 @@ impl ResponseDecoder {
         }
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut response,
-            buf,
-            &mut slots,
-        );
+        // RFC 9112 §5.2: a user agent must accept obs-fold and read it as spaces; httparse
+        // then leaves the fold's CR LF in the value, and `trim_ows` treats it as whitespace.
+        let parsed = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response_with_uninit_headers(&mut response, buf, &mut slots);
         let len = match parsed {
             Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD_BYTES => len,
             Ok(httparse::Status::Complete(_)) => return Err(ParseError::HeadTooLarge),
@@ -522,11 +522,15 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|s| !s.is_empty())
 }
 
+/// Trims optional whitespace, and obs-fold with it: a CR or LF can only be inside a field
+/// value as part of an obs-fold (CRLF or LF, then SP or HTAB), which RFC 9112 §5.2 says to
+/// read as spaces. A fold inside a list item leaves its bytes there, so the item still fails
+/// to match or parse, exactly as the spaces would make it.
 fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
         s = rest;
     }
-    while let [rest @ .., b' ' | b'\t'] = s {
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
         s = rest;
     }
     s
@@ -956,6 +960,43 @@ mod tests {
                     ..want(200, false, Framing::UntilClose, b"rest")
                 },
             ],
+        },
+        // Issue 13 item 11: obs-fold (RFC 9112 §5.2) was rejected as an invalid head; a user
+        // agent replaces it with spaces and reads on.
+        Sample {
+            name: "obs_fold_in_an_unrelated_field",
+            parts: &[b"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\n\tc\r\nContent-Length: 2\r\n\r\nok"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(2), b"ok")],
+        },
+        Sample {
+            name: "obs_fold_inside_connection_list",
+            parts: &[b"HTTP/1.1 200 OK\r\nConnection: upgrade,\r\n close\r\nContent-Length: 2\r\n\r\nhi"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, false, Framing::Length(2), b"hi")],
+        },
+        Sample {
+            name: "obs_fold_inside_transfer_encoding_list",
+            parts: &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n\tchunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Chunked, b"ab")],
+        },
+        Sample {
+            name: "obs_fold_before_a_content_length_value",
+            parts: &[b"HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\n\r\nok"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(2), b"ok")],
+        },
+        Sample {
+            name: "obs_fold_with_lf_only",
+            parts: &[b"HTTP/1.1 200 OK\nX-Long: a\n b\nContent-Length: 2\n\nok"],
+            head_request: false,
+            eof: false,
+            want: &[want(200, true, Framing::Length(2), b"ok")],
         },
         Sample {
             name: "no_reason_phrase_and_lf_only_head",

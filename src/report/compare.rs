@@ -7,11 +7,13 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::csv::text_cell;
 use super::html::{self, charts, escape};
 use super::html::{figure, page_head};
 use super::limit::{curve, KNEE_DEFINITION};
 use crate::compare::{Comparison, Mode, RoundResult, TargetResult};
 use crate::limit::step::StepStats;
+use crate::target::shown_url;
 
 /// Shown where a figure does not exist.
 const NONE: &str = "-";
@@ -85,7 +87,7 @@ fn table(c: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
         .iter()
         .map(|t| {
             let f = figures(t);
-            let mut row = vec![t.target.name.clone(), t.target.url.clone()];
+            let mut row = vec![t.target.name.clone(), shown_url(&t.target.url)];
             row.extend((0..c.rounds).map(|i| rate(f.get(i).copied().flatten())));
             row.push(rate(median(&f)));
             row.push(spread(&f).map_or(NONE.into(), |s| format!("{:.1}%", s * 100.0)));
@@ -163,7 +165,7 @@ pub fn to_value(c: &Comparison) -> Value {
             let f = figures(t);
             json!({
                 "name": t.target.name,
-                "url": t.target.url,
+                "url": shown_url(&t.target.url),
                 "rounds": t.rounds.iter().map(round_value).collect::<Vec<_>>(),
                 "median_rps": median(&f),
                 "spread": spread(&f),
@@ -218,8 +220,8 @@ pub fn write_csv(c: &Comparison, path: &Path) -> std::io::Result<()> {
                     .map_or(String::new(), |l| format!("{:.3}", pick(l)))
             };
             w.write_record([
-                t.target.name.clone(),
-                t.target.url.clone(),
+                text_cell(&t.target.name).into_owned(),
+                shown_url(&t.target.url),
                 r.round.to_string(),
                 r.position.to_string(),
                 r.result.rps().map_or(String::new(), |v| format!("{v:.3}")),

@@ -16,6 +16,10 @@
 //! ten-second window, or running totals for percentiles without `--csv-full-history`), and
 //! failure rows carry the run's start and end as First/Last Seen, since blast does not time
 //! each message.
+//!
+//! Text a user or a server chose (task names, failure messages, `--history` labels) that a
+//! spreadsheet would run as a formula is written with a leading `'` ([`text_cell`]).
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,18 @@ pub const EXCEPTIONS_SUFFIX: &str = "_exceptions.csv";
 pub const AGGREGATED: &str = "Aggregated";
 /// What Locust writes for a percentile of a row with no requests yet.
 pub const NOT_AVAILABLE: &str = "N/A";
+
+/// First bytes that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+pub const FORMULA_STARTS: &[u8] = b"=+-@\t\r";
+
+/// `text` as a CSV cell a spreadsheet shows as text: a leading `'` when it starts like a
+/// formula, unchanged otherwise.
+pub fn text_cell(text: &str) -> Cow<'_, str> {
+    match text.as_bytes().first() {
+        Some(b) if FORMULA_STARTS.contains(b) => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
+    }
+}
 
 /// Percentile column names, in `REPORT_PERCENTILES` order.
 const PERCENTILE_COLUMNS: [&str; REPORT_PERCENTILES.len()] = [
@@ -187,7 +203,7 @@ fn stats_row(method: &str, name: &str, t: &TaskStats, secs: f64) -> Vec<String> 
     let requests = t.requests();
     let mut row = vec![
         method.to_owned(),
-        name.to_owned(),
+        text_cell(name).into_owned(),
         requests.to_string(),
         t.failures.to_string(),
         median_cell(h),
@@ -389,7 +405,7 @@ fn history_row(
         s.unix_s.to_string(),
         s.users.to_string(),
         method.to_owned(),
-        name.to_owned(),
+        text_cell(name).into_owned(),
         format!("{:.6}", per_second(p.requests, s.interval_s)),
         format!("{:.6}", per_second(p.failures, s.interval_s)),
     ];
@@ -490,8 +506,8 @@ fn write_failures(w: &mut CsvOut, r: &Results, rows: &Rows) -> csv::Result<()> {
         for (message, n) in &t.failure_messages {
             w.write_record([
                 info.method.as_str(),
-                info.name.as_str(),
-                message.as_str(),
+                &text_cell(&info.name),
+                &text_cell(message),
                 &n.to_string(),
                 &first,
                 &last,
@@ -565,6 +581,23 @@ pub fn py_float(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13 item 12: a task named `=HYPERLINK(…)` was written as a live formula.
+    #[test]
+    fn cells_that_start_like_a_formula_get_a_leading_quote() {
+        for (raw, want) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("/predict", "/predict"),
+            ("predict-invalid", "predict-invalid"),
+            ("", ""),
+        ] {
+            assert_eq!(text_cell(raw), want, "{raw:?}");
+        }
+    }
 
     #[test]
     fn floats_print_as_python_repr() {

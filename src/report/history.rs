@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 
-use super::csv::utc_iso;
+use super::csv::{text_cell, utc_iso, FORMULA_STARTS};
 use crate::load::Load;
 use crate::results::Results;
 use crate::units::per_second;
@@ -53,9 +53,9 @@ pub fn row(r: &Results, label: Option<&str>) -> Vec<String> {
     vec![
         utc_iso(r.started_at),
         run_id(r),
-        label.unwrap_or_default().to_owned(),
-        r.plan.url.clone(),
-        r.plan.scenario.clone().unwrap_or_default(),
+        text_cell(label.unwrap_or_default()).into_owned(),
+        text_cell(&r.plan.url).into_owned(),
+        text_cell(r.plan.scenario.as_deref().unwrap_or_default()).into_owned(),
         r.plan.load.connections().to_string(),
         rate,
         all.requests().to_string(),
@@ -109,6 +109,14 @@ fn check_header(path: &Path) -> io::Result<()> {
     }
 }
 
+/// A cell as it was before `text_cell` guarded it: Markdown runs no formulas.
+fn as_text(cell: &str) -> &str {
+    match cell.as_bytes() {
+        [b'\'', b, ..] if FORMULA_STARTS.contains(b) => &cell[1..],
+        _ => cell,
+    }
+}
+
 /// The last `last` runs in `path` as a Markdown table, newest first.
 pub fn markdown(path: &Path, last: usize) -> io::Result<String> {
     check_header(path)?;
@@ -121,7 +129,7 @@ pub fn markdown(path: &Path, last: usize) -> io::Result<String> {
          |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for rec in rows.iter().rev().take(last) {
-        let cell = |i: usize| rec.get(i).unwrap_or("").replace('|', "\\|");
+        let cell = |i: usize| as_text(rec.get(i).unwrap_or("")).replace('|', "\\|");
         let shown = [0, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12].map(|i| match cell(i) {
             c if c.is_empty() => "-".to_owned(),
             c => c,
@@ -129,4 +137,21 @@ pub fn markdown(path: &Path, last: usize) -> io::Result<String> {
         let _ = writeln!(out, "| {} |", shown.join(" | "));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_shows_guarded_cells_as_they_were_typed() {
+        for (cell, shown) in [
+            ("'=1+1", "=1+1"),
+            ("'@x", "@x"),
+            ("'plain", "'plain"),
+            ("", ""),
+        ] {
+            assert_eq!(as_text(cell), shown, "{cell:?}");
+        }
+    }
 }

@@ -106,6 +106,7 @@ fn tasks(t: &Table, data: Option<&DataSet>) -> Result<Vec<Task>> {
         .iter()
         .map(|n| Task::parse(n, data))
         .collect::<Result<Vec<_>>>()?;
+    refuse_duplicate_names(nodes, &tasks)?;
     if tasks.iter().all(|task| task.weight == 0) {
         let span = Table::any(&nodes[0], "[[task]]")
             .ok()
@@ -117,6 +118,30 @@ fn tasks(t: &Table, data: Option<&DataSet>) -> Result<Vec<Task>> {
         );
     }
     Ok(tasks)
+}
+
+/// Task names key the stats and `--fail-on task:NAME:` gates, so two tasks may not share
+/// one; the error points at the second one's `name` (or its `path`, the default name).
+fn refuse_duplicate_names(nodes: &[Node], tasks: &[Task]) -> Result<()> {
+    for (i, task) in tasks.iter().enumerate() {
+        let Some(first) = tasks[..i].iter().position(|t| t.name == task.name) else {
+            continue;
+        };
+        let table = Table::any(&nodes[i], "[[task]]")?;
+        let span = table
+            .get("name")
+            .or_else(|| table.get("path"))
+            .map_or(&nodes[i].span, |n| &n.span);
+        return fail(
+            span,
+            format!(
+                "task name {:?} is already used by task {} of this file: give each task its own `name`",
+                task.name,
+                first + 1
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// `{constant = s}`, `{between = [min, max]}` or `{pacing = s}`, seconds.

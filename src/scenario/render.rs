@@ -42,6 +42,9 @@ pub struct Renderer {
     data: Option<Arc<DataSet>>,
     /// Which slice of the data rows this process draws from.
     shard: Shard,
+    /// `Authorization: …\r\n` from the target URL's credentials, sent by every task that
+    /// sets no `Authorization` header of its own; empty when the URL has none.
+    url_auth: Vec<u8>,
     eval: Eval,
     buf: Buffers,
 }
@@ -145,7 +148,20 @@ impl Renderer {
             requests,
             data,
             shard,
+            url_auth: Vec::new(),
         }
+    }
+
+    /// Sends `value` (the target URL's `user:pw@` as `Basic …`) as `Authorization` on every
+    /// task that does not set that header itself.
+    pub fn with_url_authorization(mut self, value: Option<&str>) -> Self {
+        self.url_auth.clear();
+        if let Some(v) = value {
+            self.url_auth.extend_from_slice(b"Authorization: ");
+            escape::header_value(v.as_bytes(), &mut self.url_auth);
+            self.url_auth.extend_from_slice(b"\r\n");
+        }
+        self
     }
 
     /// This worker's RNG, for choices the engine makes (which task, think time).
@@ -184,7 +200,19 @@ impl Renderer {
         buf.headers.clear();
         eval.run(&ctx, req.headers, Mode::Header, &mut buf.headers);
         let length = req.send_length.then_some(buf.body.len());
-        encode_head(&req.method, &buf.target, host, &buf.headers, length, out);
+        let auth = if req.sets_authorization {
+            &[][..]
+        } else {
+            &self.url_auth[..]
+        };
+        let head = Head {
+            method: &req.method,
+            target: &buf.target,
+            host,
+            auth,
+            headers: &buf.headers,
+        };
+        encode_head(&head, length, out);
         out.extend_from_slice(&buf.body);
         Rendered {
             invalid: mutation.is_some(),
@@ -430,24 +458,29 @@ fn var_bound(prog: &Program, data: Option<&DataSet>) -> usize {
         .fold(0, usize::saturating_add)
 }
 
+/// The parts of one request head, rendered or fixed.
+struct Head<'a> {
+    method: &'a str,
+    target: &'a [u8],
+    host: &'a str,
+    /// Whole `Authorization` line from the URL, or empty.
+    auth: &'a [u8],
+    /// The task's `Name: value\r\n` lines.
+    headers: &'a [u8],
+}
+
 /// Writes a request head. Small and private so it can give way to the http
-/// module's encoder: `METHOD target HTTP/1.1`, `Host`, the task's header lines,
-/// `Content-Length` when given, blank line.
-fn encode_head(
-    method: &str,
-    target: &[u8],
-    host: &str,
-    headers: &[u8],
-    content_length: Option<usize>,
-    out: &mut Vec<u8>,
-) {
-    out.extend_from_slice(method.as_bytes());
+/// module's encoder: `METHOD target HTTP/1.1`, `Host`, the URL's `Authorization`, the
+/// task's header lines, `Content-Length` when given, blank line.
+fn encode_head(head: &Head, content_length: Option<usize>, out: &mut Vec<u8>) {
+    out.extend_from_slice(head.method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target);
+    out.extend_from_slice(head.target);
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    escape::header_value(host.as_bytes(), out);
+    escape::header_value(head.host.as_bytes(), out);
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(headers);
+    out.extend_from_slice(head.auth);
+    out.extend_from_slice(head.headers);
     if let Some(n) = content_length {
         out.extend_from_slice(b"Content-Length: ");
         out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -509,13 +542,27 @@ mod tests {
     #[test]
     fn head_has_length_only_when_asked() {
         let mut out = Vec::new();
-        encode_head("GET", b"/health", "localhost:8080", b"", None, &mut out);
+        let get = Head {
+            method: "GET",
+            target: b"/health",
+            host: "localhost:8080",
+            auth: b"",
+            headers: b"",
+        };
+        encode_head(&get, None, &mut out);
         assert_eq!(out, b"GET /health HTTP/1.1\r\nHost: localhost:8080\r\n\r\n");
         out.clear();
-        encode_head("POST", b"/p", "h", b"X-A: 1\r\n", Some(12), &mut out);
+        let post = Head {
+            method: "POST",
+            target: b"/p",
+            host: "h",
+            auth: b"Authorization: Basic eDp5\r\n",
+            headers: b"X-A: 1\r\n",
+        };
+        encode_head(&post, Some(12), &mut out);
         assert_eq!(
             out,
-            b"POST /p HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 12\r\n\r\n"
+            &b"POST /p HTTP/1.1\r\nHost: h\r\nAuthorization: Basic eDp5\r\nX-A: 1\r\nContent-Length: 12\r\n\r\n"[..]
         );
     }
 }

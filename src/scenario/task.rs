@@ -91,6 +91,8 @@ pub(crate) struct Request {
     pub body: Option<Body>,
     /// Whether the head carries `Content-Length` (bodies and POST/PUT/PATCH).
     pub send_length: bool,
+    /// The task sets `Authorization` itself, so credentials from the URL are not added.
+    pub sets_authorization: bool,
     pub invalid: Option<Invalid>,
     /// Upper bounds of rendered sizes, for reserving buffers up front.
     pub path_bound: usize,
@@ -175,6 +177,7 @@ impl Task {
             headers_bound: prog.bound(headers, Mode::Header, data),
             body_bound: body.as_ref().map_or(0, |b| body_bound(&prog, b, data)),
             send_length: body.is_some() || LENGTH_METHODS.contains(&method.as_str()),
+            sets_authorization: sets_header(table.get("headers"), "authorization"),
             method: method.clone(),
             path: path_ops,
             headers,
@@ -217,6 +220,16 @@ fn method(node: Option<&Node>, has_body: bool) -> Result<String> {
         return fail(&node.span, format!("`method` {m:?} is not an HTTP method"));
     }
     Ok(m.to_string())
+}
+
+/// Whether the `headers` table (already checked) names `header`, in any case.
+fn sets_header(node: Option<&Node>, header: &str) -> bool {
+    node.and_then(|n| Table::any(n, "headers").ok())
+        .is_some_and(|t| {
+            t.entries()
+                .iter()
+                .any(|(k, _)| k.name.eq_ignore_ascii_case(header))
+        })
 }
 
 /// Compiles the `headers` table into `Name: value\r\n` ops, adding a JSON

@@ -473,6 +473,30 @@ const ERROR_CASES: &[(&str, &str, (usize, usize), &str)] = &[
         "JSON has no nan or inf",
     ),
     (
+        "duplicate task name (issue 13 item 10)",
+        "[[task]]\nname = \"a\"\npath = \"/x\"\n[[task]]\nname = \"a\"\npath = \"/y\"\n",
+        (5, 8),
+        "task name \"a\" is already used by task 1",
+    ),
+    (
+        "duplicate default task name (issue 13 item 10)",
+        "[[task]]\npath = \"/x\"\n[[task]]\nmethod = \"POST\"\npath = \"/x\"\n",
+        (5, 8),
+        "task name \"/x\" is already used by task 1",
+    ),
+    (
+        "CR LF in a header value (issue 13 item 9)",
+        "[[task]]\npath = \"/\"\nheaders = {X-A = \"a\\r\\nInjected: 1\"}\n",
+        (3, 18),
+        "`X-A` contains a character not allowed there",
+    ),
+    (
+        "CR LF in a path (issue 13 item 9)",
+        "[[task]]\npath = \"/a\\r\\nX: 1\"\n",
+        (2, 8),
+        "`path` contains a character not allowed there",
+    ),
+    (
         "weight above u32",
         "[[task]]\npath = \"/\"\nweight = 5000000000\n",
         (3, 10),
@@ -978,4 +1002,20 @@ fn shards_draw_disjoint_seq_values_and_data_rows() {
     all_seq.sort_unstable();
     assert_eq!(all_seq, (0..30).collect::<Vec<_>>(), "every value once");
     assert!(row_owner.values().collect::<HashSet<_>>().len() == 3);
+}
+
+/// Issue 14 item 8: credentials in the target URL reach every task as Basic auth, unless the
+/// task sets its own `Authorization`.
+#[test]
+fn url_credentials_reach_every_task_that_sets_no_authorization() {
+    let s = scenario(
+        "[[task]]\npath = \"/a\"\n[[task]]\npath = \"/b\"\nheaders = {authorization = \"Bearer t\"}\n",
+    );
+    let mut r = Renderer::new(&s, 0).with_url_authorization(Some("Basic dTpw"));
+    let (plain, _) = render_one(&mut r, 0);
+    assert_eq!(plain.header("authorization"), Some("Basic dTpw"));
+    let (own, _) = render_one(&mut r, 1);
+    assert_eq!(own.header("authorization"), Some("Bearer t"));
+    let mut none = Renderer::new(&s, 0);
+    assert_eq!(render_one(&mut none, 0).0.header("authorization"), None);
 }

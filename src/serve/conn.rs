@@ -1,14 +1,18 @@
 //! One accepted connection: read, answer every complete request in order with a single write,
-//! and close when the client or an error asks for it.
+//! and close when the client or an error asks for it, when a request takes longer than the
+//! header timeout to arrive, when the connection idles past the idle timeout, or when a
+//! newer connection evicts it at the connection cap.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::frame::{parse_request, Parsed, Request, MAX_BODY_BYTES, MAX_HEAD_BYTES};
+use super::limits::Limits;
 use super::model::{respond, Response};
+use super::registry::Ticket;
 use super::wire::{write_response, ConnectionHeader};
 
 /// Bytes asked for per read, and the read buffer's starting capacity.
@@ -20,6 +24,8 @@ const WRITE_INITIAL: usize = 4 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(1);
 /// Most bytes drained during that linger.
 const LINGER_BYTES: usize = MAX_HEAD_BYTES + MAX_BODY_BYTES;
+/// Status for a client turned away at the connection cap (RFC 9110 §15.6.4).
+const UNAVAILABLE: u16 = 503;
 
 /// What to do after answering what is buffered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,19 +79,22 @@ fn header_for(req: &Request<'_>) -> ConnectionHeader {
 }
 
 /// Serves one connection until it closes. I/O errors end it quietly: the peer has gone.
-pub async fn serve_connection(mut stream: TcpStream) {
+/// Dropping `ticket` at the end takes the connection out of its thread's registry.
+pub async fn serve_connection(mut stream: TcpStream, limits: Limits, ticket: Ticket) {
     let _ = stream.set_nodelay(true);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(WRITE_INITIAL);
+    // When the first byte of the request now buffered (in part) arrived.
+    let mut request_started: Option<Instant> = None;
     loop {
         let (used, next) = answer_buffered(&input, &mut out);
         if !out.is_empty() {
-            let (written, buf) = stream.write_all(out).await;
+            ticket.waiting(None);
+            // A client that does not read its answers gets as long as an idle one.
+            let write = monoio::time::timeout(limits.idle_timeout, stream.write_all(out)).await;
+            let Ok((Ok(_), buf)) = write else { return };
             out = buf;
             out.clear();
-            if written.is_err() {
-                return;
-            }
         }
         match next {
             Next::Read => {}
@@ -93,14 +102,40 @@ pub async fn serve_connection(mut stream: TcpStream) {
             Next::LingerThenClose => return linger(stream).await,
         }
         input.drain(..used);
+        let now = Instant::now();
+        request_started = match (input.is_empty(), used) {
+            (true, _) => None,
+            (false, 0) => request_started.or(Some(now)),
+            (false, _) => Some(now),
+        };
+        let deadline = match request_started {
+            None => now + limits.idle_timeout,
+            Some(since) => since + limits.header_timeout,
+        };
+        ticket.waiting(Some(request_started.unwrap_or(now)));
         input.reserve(READ_CHUNK);
         let filled = input.len();
-        let (read, slice) = stream.read(input.slice_mut(filled..)).await;
+        let read = stream.read(input.slice_mut(filled..));
+        let sleep = monoio::time::sleep_until(monoio::time::Instant::from_std(deadline));
+        let (read, slice) = monoio::select! {
+            r = read => r,
+            _ = sleep => return,
+            _ = ticket.eviction.wait() => return,
+        };
         input = slice.into_inner();
         if !matches!(read, Ok(n) if n > 0) {
             return;
         }
+        request_started = request_started.or(Some(Instant::now()));
     }
+}
+
+/// Answers a client turned away at the connection cap with 503 and closes.
+pub async fn turn_away(mut stream: TcpStream) {
+    let mut out = Vec::with_capacity(WRITE_INITIAL);
+    let resp = Response::rejected(UNAVAILABLE, br#"{"error":"server at its connection cap"}"#);
+    write_response(&mut out, &resp, ConnectionHeader::Close);
+    let _ = monoio::time::timeout(LINGER_TIME, stream.write_all(out)).await;
 }
 
 /// Half-closes, then drains what the client still sends, within [`LINGER_TIME`] and

@@ -6,7 +6,9 @@
 
 mod conn;
 mod frame;
+mod limits;
 mod model;
+mod registry;
 mod wire;
 
 use std::io;
@@ -17,7 +19,12 @@ use std::time::Duration;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
+use registry::Registry;
+
 pub use frame::{MAX_BODY_BYTES, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use limits::{
+    Limits, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SPARE_FDS,
+};
 pub use model::{respond, Response, FEATURES};
 
 /// Pending connections per listener.
@@ -48,8 +55,8 @@ impl ServeConfig {
 
 /// Binds, then runs until the process is killed (or a server thread fails).
 /// Prints `listening on http://ADDR` to stderr once bound.
-pub fn serve(cfg: &ServeConfig) -> io::Result<()> {
-    let (addr, workers) = start(cfg)?;
+pub fn serve(cfg: &ServeConfig, limits: &Limits) -> io::Result<()> {
+    let (addr, workers) = start(cfg, limits)?;
     eprintln!("listening on http://{addr}");
     for worker in workers {
         match worker.join() {
@@ -63,21 +70,30 @@ pub fn serve(cfg: &ServeConfig) -> io::Result<()> {
 /// Binds (port 0 allowed), starts the server threads in the background and returns the bound
 /// address. The threads run for the rest of the process.
 pub fn spawn(cfg: &ServeConfig) -> io::Result<SocketAddr> {
-    start(cfg).map(|(addr, _)| addr)
+    spawn_with(cfg, &Limits::default())
+}
+
+/// [`spawn`] with other limits than the defaults.
+pub fn spawn_with(cfg: &ServeConfig, limits: &Limits) -> io::Result<SocketAddr> {
+    start(cfg, limits).map(|(addr, _)| addr)
 }
 
 type Worker = thread::JoinHandle<io::Result<()>>;
 
 /// Starts the first thread on `cfg.addr` to learn the real port, then the rest on that port.
 /// Returns once every thread is listening.
-fn start(cfg: &ServeConfig) -> io::Result<(SocketAddr, Vec<Worker>)> {
+fn start(cfg: &ServeConfig, limits: &Limits) -> io::Result<(SocketAddr, Vec<Worker>)> {
     refuse_port_in_use(cfg.addr)?;
     let count = cfg.thread_count();
+    let each = Each {
+        limits: *limits,
+        cap: limits.per_thread_cap(count, limits::raise_fd_limit()),
+    };
     let mut workers = Vec::with_capacity(count);
-    let (first, addr) = start_worker(0, cfg.addr)?;
+    let (first, addr) = start_worker(0, cfg.addr, each)?;
     workers.push(first);
     for index in 1..count {
-        let (worker, _) = start_worker(index, addr)?;
+        let (worker, _) = start_worker(index, addr, each)?;
         workers.push(worker);
     }
     Ok((addr, workers))
@@ -94,12 +110,19 @@ fn refuse_port_in_use(addr: SocketAddr) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
+/// What every server thread is given: the limits and its share of the connection cap.
+#[derive(Debug, Clone, Copy)]
+struct Each {
+    limits: Limits,
+    cap: usize,
+}
+
 /// Starts one server thread and waits until it is listening (or failed to).
-fn start_worker(index: usize, addr: SocketAddr) -> io::Result<(Worker, SocketAddr)> {
+fn start_worker(index: usize, addr: SocketAddr, each: Each) -> io::Result<(Worker, SocketAddr)> {
     let (bound_tx, bound_rx) = mpsc::sync_channel(1);
     let worker = thread::Builder::new()
         .name(format!("blast-serve-{index}"))
-        .spawn(move || run_worker(addr, bound_tx))?;
+        .spawn(move || run_worker(addr, each, bound_tx))?;
     match bound_rx.recv() {
         Ok(Ok(bound)) => Ok((worker, bound)),
         Ok(Err(e)) => Err(e),
@@ -112,7 +135,11 @@ fn start_worker(index: usize, addr: SocketAddr) -> io::Result<(Worker, SocketAdd
 }
 
 /// Body of one server thread: a runtime, a listener, and an accept loop that never ends.
-fn run_worker(addr: SocketAddr, bound: mpsc::SyncSender<io::Result<SocketAddr>>) -> io::Result<()> {
+fn run_worker(
+    addr: SocketAddr,
+    each: Each,
+    bound: mpsc::SyncSender<io::Result<SocketAddr>>,
+) -> io::Result<()> {
     let mut runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
         .build()?;
@@ -132,16 +159,24 @@ fn run_worker(addr: SocketAddr, bound: mpsc::SyncSender<io::Result<SocketAddr>>)
                 return Ok(());
             }
         };
-        accept_forever(listener).await
+        accept_forever(listener, each).await
     })
 }
 
-async fn accept_forever(listener: TcpListener) -> io::Result<()> {
+/// Accepts for ever; at the connection cap a newcomer evicts the connection that has waited
+/// longest for a request, or is turned away with 503 when every connection is busy.
+async fn accept_forever(listener: TcpListener, each: Each) -> io::Result<()> {
+    let registry = Registry::new(each.cap);
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
-                monoio::spawn(conn::serve_connection(stream));
-            }
+            Ok((stream, _peer)) => match Registry::admit(&registry) {
+                Some(ticket) => {
+                    monoio::spawn(conn::serve_connection(stream, each.limits, ticket));
+                }
+                None => {
+                    monoio::spawn(conn::turn_away(stream));
+                }
+            },
             Err(_) => monoio::time::sleep(ACCEPT_BACKOFF).await,
         }
     }
