@@ -113,6 +113,9 @@ pub struct RunArgs {
     /// Scenario file (TOML): tasks, think time, load shape; flags override its settings
     #[arg(short = 's', long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Variables (dotenv format) for the scenario's {env.NAME} placeholders; the environment wins
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub env_file: Option<PathBuf>,
     /// Target base URL for a scenario's paths, e.g. http://127.0.0.1:8001
     #[arg(long, conflicts_with = "url")]
     pub host: Option<String>,
@@ -239,7 +242,10 @@ impl RunArgs {
             (None, None) => None,
         };
         let scenario = match &self.scenario {
-            Some(path) => Some(Arc::new(scenario::load(path)?)),
+            Some(path) => Some(Arc::new(scenario::load_with_env_file(
+                path,
+                self.env_file.as_deref(),
+            )?)),
             None => None,
         };
         Ok(PlanInput {

@@ -187,7 +187,9 @@ mod tests {
         assert!(one.ends_with("sub is a directory, not a file"), "{one}");
         let missing = FileSet::one(&dir, "absent.bin").unwrap_err();
         assert!(missing.contains("cannot read"), "{missing}");
-        assert!(FileSet::glob(&dir, "[").unwrap_err().starts_with("bad glob pattern"));
+        assert!(FileSet::glob(&dir, "[")
+            .unwrap_err()
+            .starts_with("bad glob pattern"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

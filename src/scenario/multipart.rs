@@ -97,10 +97,12 @@ impl Multipart {
         self.parts
             .iter()
             .map(|p| match p {
-                Part::File { head, files, .. } => head.len()
-                    + files.longest_name().saturating_mul(3)
-                    + files.largest()
-                    + PART_SLACK,
+                Part::File { head, files, .. } => {
+                    head.len()
+                        + files.longest_name().saturating_mul(3)
+                        + files.largest()
+                        + PART_SLACK
+                }
                 Part::Text { head, value } => head.len() + text_bound(*value) + 2,
             })
             .fold(self.boundary.len() + 6, usize::saturating_add)
@@ -195,7 +197,10 @@ pub(crate) fn content_type(node: &Node, env: &Env) -> Result<String> {
     let raw = read::string(node, "content_type")?;
     let value = template::expand(node, raw, env)?;
     if value.is_empty() || !template::header_literal_ok(&value) {
-        return fail(&node.span, "`content_type` must be a non-empty header value");
+        return fail(
+            &node.span,
+            "`content_type` must be a non-empty header value",
+        );
     }
     Ok(value)
 }

@@ -62,7 +62,12 @@ const MUTATION_SLACK: usize = 16;
 const PAYLOAD_KEYS: &[&str] = &["body", "text", "body_file", "body_files", "multipart"];
 
 /// Header names whose values are never shown, whatever the scenario says.
-const SECRET_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "proxy-authorization"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "proxy-authorization",
+];
 
 /// What a secret header's value is shown as.
 pub const REDACTED: &str = "[redacted]";
@@ -182,7 +187,7 @@ impl Task {
     pub(crate) fn parse(node: &Node, src: &Sources, rng: &mut SmallRng) -> Result<Task> {
         let data = src.data;
         let table = Table::new(node, "[[task]]", TASK_KEYS)?;
-        let mut c = Compiler::new(data, src.env);
+        let mut c = Compiler::new(data, src.env, src.bodies);
         if let Some(vars) = table.get("vars") {
             c.vars(vars)?;
         }
@@ -288,11 +293,14 @@ fn payload(table: &Table, c: &mut Compiler, src: &Sources, rng: &mut SmallRng) -
     if let Some((second, _)) = given.next() {
         return fail(
             &second.span,
-            format!("a task has one payload: `{}` or `{}`, not both", key.name, second.name),
+            format!(
+                "a task has one payload: `{}` or `{}`, not both",
+                key.name, second.name
+            ),
         );
     }
     Ok(match key.name.as_str() {
-        "body" => Payload::Json(c.body(named_body(node, src.bodies)?)?),
+        "body" => Payload::Json(c.body(node)?),
         "text" => Payload::Text(c.text(node, "text", template::any_text)?),
         "body_file" => Payload::Files(Arc::new(multipart::load(
             node,
@@ -310,27 +318,6 @@ fn payload(table: &Table, c: &mut Compiler, src: &Sources, rng: &mut SmallRng) -
         )?)),
         _ => Payload::Multipart(Multipart::parse(node, c, src.dir, src.env, rng)?),
     })
-}
-
-/// `body = "NAME"` is the `[bodies.NAME]` template; any other body is its own.
-fn named_body<'a>(node: &'a Node, bodies: &'a [(Key, Node)]) -> Result<&'a Node> {
-    let Value::Str(name) = &node.value else {
-        return Ok(node);
-    };
-    match bodies.iter().find(|(k, _)| &k.name == name) {
-        Some((_, body)) => Ok(body),
-        None if bodies.is_empty() => fail(
-            &node.span,
-            format!("no body named `{name}`: define it in a [bodies.{name}] table"),
-        ),
-        None => {
-            let names: Vec<&str> = bodies.iter().map(|(k, _)| k.name.as_str()).collect();
-            fail(
-                &node.span,
-                format!("no body named `{name}` (bodies: {})", names.join(", ")),
-            )
-        }
-    }
 }
 
 /// The payload's `Content-Type`: `content_type` where the payload takes one, else its own.

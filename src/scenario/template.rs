@@ -17,7 +17,7 @@ use super::data::DataSet;
 use super::env::{self, Env};
 use super::escape;
 use super::read::{self, fail, Result, Table};
-use super::tree::{Node, Value};
+use super::tree::{Key, Node, Value};
 
 /// Longest random `string` a generator may produce.
 pub(crate) const MAX_STRING_LEN: usize = 65_536;
@@ -35,6 +35,8 @@ pub(crate) const UUID_WIDTH: usize = 36;
 pub(crate) const MAX_REPEAT: u64 = 10_000;
 /// The key that makes a one-key table a `repeat`.
 const REPEAT: &str = "repeat";
+/// Deepest nesting of `repeat`s (a named body that repeats itself would never end).
+const MAX_NESTING: usize = 16;
 
 /// The keys that make a one-key table a generator.
 pub(crate) const GENERATORS: &[&str] = &[
@@ -197,17 +199,23 @@ pub(crate) struct Compiler<'a> {
     pub prog: Program,
     data: Option<&'a DataSet>,
     env: &'a Env,
+    /// `[bodies.NAME]` templates, for `body = "NAME"` and `of = "NAME"`.
+    bodies: &'a [(Key, Node)],
+    /// `repeat`s open around what is being compiled.
+    depth: usize,
     var_names: Vec<String>,
     /// Ops before this index belong to a finished range and must not be merged into.
     floor: usize,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(data: Option<&'a DataSet>, env: &'a Env) -> Self {
+    pub fn new(data: Option<&'a DataSet>, env: &'a Env, bodies: &'a [(Key, Node)]) -> Self {
         Compiler {
             prog: Program::default(),
             data,
             env,
+            bodies,
+            depth: 0,
             var_names: Vec::new(),
             floor: 0,
         }
@@ -234,8 +242,9 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    /// Compiles a JSON body template.
+    /// Compiles a JSON body template, or the named body a string names.
     pub fn body(&mut self, node: &Node) -> Result<Body> {
+        let node = self.named(node)?;
         match &node.value {
             Value::Table(entries) if self.generator(node)?.is_none() && !is_repeat(node) => {
                 let mut fields = Vec::with_capacity(entries.len());
@@ -287,7 +296,10 @@ impl<'a> Compiler<'a> {
             let var = &tail[1..close];
             rest = &tail[close + 1..];
             if let Some(body) = env::placeholder(var) {
-                let value = self.env.resolve(body).or_else(|e| fail(&node.span, format!("`{name}`: {e}")))?;
+                let value = self
+                    .env
+                    .resolve(body)
+                    .or_else(|e| fail(&node.span, format!("`{name}`: {e}")))?;
                 if !check(value) {
                     return fail(&node.span, format!("`{name}`: the value of {{{var}}} contains a character not allowed there"));
                 }
@@ -443,15 +455,21 @@ impl<'a> Compiler<'a> {
             }
         };
         if max > MAX_REPEAT {
+            return fail(&count.span, format!("`count` must be at most {MAX_REPEAT}"));
+        }
+        if self.depth == MAX_NESTING {
             return fail(
-                &count.span,
-                format!("`count` must be at most {MAX_REPEAT}"),
+                &arg.span,
+                format!("`repeat`s nest more than {MAX_NESTING} deep (does a body repeat itself?)"),
             );
         }
+        let of = self.named(of)?;
         let index = self.prog.repeats.len() as u32;
         self.prog.ops.push(Op::Repeat(index));
         let start = self.begin();
+        self.depth += 1;
         self.json(of)?;
+        self.depth -= 1;
         let end = self.begin();
         self.prog.repeats.push(Repeat {
             min: min as u32,
@@ -512,6 +530,32 @@ impl<'a> Compiler<'a> {
                     data.columns().join(", ")
                 ),
             ),
+        }
+    }
+}
+
+impl<'a> Compiler<'a> {
+    /// A string names a `[bodies.NAME]` template: that template; anything else is itself.
+    fn named<'n>(&self, node: &'n Node) -> Result<&'n Node>
+    where
+        'a: 'n,
+    {
+        let Value::Str(name) = &node.value else {
+            return Ok(node);
+        };
+        match self.bodies.iter().find(|(k, _)| &k.name == name) {
+            Some((_, body)) => Ok(body),
+            None if self.bodies.is_empty() => fail(
+                &node.span,
+                format!("no body named `{name}`: define it in a [bodies.{name}] table"),
+            ),
+            None => {
+                let names: Vec<&str> = self.bodies.iter().map(|(k, _)| k.name.as_str()).collect();
+                fail(
+                    &node.span,
+                    format!("no body named `{name}` (bodies: {})", names.join(", ")),
+                )
+            }
         }
     }
 }

@@ -888,10 +888,13 @@ fn heads_carry_method_path_vars_and_headers() {
     );
     assert_eq!(j.json(), serde_json::json!([1, {"x": 0}]));
     let mut out = Vec::new();
-    assert_eq!(r.render(99, "h", &mut out), Rendered {
+    assert_eq!(
+        r.render(99, "h", &mut out),
+        Rendered {
             invalid: false,
             batch: None
-        });
+        }
+    );
     assert!(out.is_empty());
 }
 
