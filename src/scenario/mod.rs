@@ -180,3 +180,5 @@ pub fn parse_with_env(src: &str, path: &Path, env: &Env) -> Result<Scenario, Sce
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_payloads;
