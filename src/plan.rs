@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::engine::schedule::Ramp;
 use crate::http;
-use crate::scenario::{Scenario, StageTarget, Wait};
+use crate::scenario::{self, Scenario, StageTarget, Wait};
 use crate::shard::Shard;
 use crate::target::{Target, TargetError};
 
@@ -59,6 +59,15 @@ pub struct TaskInfo {
     pub name: String,
 }
 
+/// One request header as reports show it: `task` is the report row it belongs to, and a
+/// secret value (credentials, `secret = true` in a scenario) is [`scenario::REDACTED`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeaderInfo {
+    pub task: String,
+    pub name: String,
+    pub value: String,
+}
+
 /// What the user asked for, before validation: flags, with scenario values filling gaps.
 #[derive(Clone, Debug, Default)]
 pub struct PlanInput {
@@ -103,6 +112,8 @@ pub struct Plan {
     /// The request, encoded once; every worker sends copies of these bytes.
     pub request: Vec<u8>,
     pub tasks: Vec<TaskInfo>,
+    /// Request headers as reports show them, secrets redacted.
+    pub headers: Vec<HeaderInfo>,
     /// Where tasks come from when the run has a scenario (else the fixed `request`).
     pub scenario: Option<Arc<Scenario>>,
     /// Think time between one user's requests.
@@ -127,6 +138,9 @@ pub struct PlanInfo {
     /// The scenario file's path, for a scenario run.
     pub scenario: Option<String>,
     pub tasks: Vec<TaskInfo>,
+    /// Request headers, secrets redacted; absent from reports of runs that sent none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderInfo>,
     pub workers: usize,
     /// Connections on the first worker (the others have this many or one fewer).
     pub users_per_worker: u64,
@@ -280,6 +294,7 @@ impl Plan {
             Some(s) => (Vec::new(), scenario_tasks(s)),
             None => fixed_request(&target, &method, &headers, input.body.as_deref()),
         };
+        let shown_headers = shown_headers(input.scenario.as_deref(), &tasks, &headers);
         Ok(Plan {
             workers: cores.len(),
             cores,
@@ -293,6 +308,7 @@ impl Plan {
             method,
             request,
             tasks,
+            headers: shown_headers,
             scenario: input.scenario,
             wait,
             spawn_rate: input.spawn_rate,
@@ -332,6 +348,7 @@ impl Plan {
                 .as_ref()
                 .map(|s| s.source.display().to_string()),
             tasks: self.tasks.clone(),
+            headers: self.headers.clone(),
             workers: self.workers,
             users_per_worker: self.share(0).users,
             load: self.load.clone(),
@@ -461,6 +478,37 @@ fn scenario_tasks(s: &Scenario) -> Vec<TaskInfo> {
             name: t.name.clone(),
         })
         .collect()
+}
+
+/// The headers reports show: each scenario task's as written (secrets redacted), or a plain
+/// run's `-H` headers with credential values redacted.
+fn shown_headers(
+    s: Option<&Scenario>,
+    tasks: &[TaskInfo],
+    headers: &[(String, String)],
+) -> Vec<HeaderInfo> {
+    let info = |task: &str, name: &str, value: &str| HeaderInfo {
+        task: task.to_owned(),
+        name: name.to_owned(),
+        value: value.to_owned(),
+    };
+    match s {
+        Some(s) => s
+            .tasks
+            .iter()
+            .flat_map(|t| t.headers.iter().map(|(n, v)| info(&t.name, n, v)))
+            .collect(),
+        None => {
+            let task = tasks.first().map_or("", |t| t.name.as_str());
+            headers
+                .iter()
+                .map(|(n, v)| match scenario::is_secret_header(n) {
+                    true => info(task, n, scenario::REDACTED),
+                    false => info(task, n, v),
+                })
+                .collect()
+        }
+    }
 }
 
 /// The single request of a plain run, encoded once, and its report row.

@@ -115,7 +115,7 @@ const SECRETS: [&str; 4] = [
 const SECRET_SCENARIO: &str = r#"
 [[task]]
 path = "/health?key={env.BT_KEY}"
-headers = {Authorization = "Bearer {env.BT_TOKEN}", X-Api-Key = "{env.BT_KEY}", Cookie = "sid={env.BT_SID}", X-Client = {value = "{env.BT_CLIENT}", secret = true}}
+headers = {Authorization = "Bearer {env.BT_TOKEN}", X-Api-Key = "{env.BT_KEY}", Cookie = "sid={env.BT_SID}", X-Client = {value = "{env.BT_CLIENT}", secret = true}, X-Plain = "p-{env.BT_KEY}"}
 "#;
 
 #[test]
@@ -161,7 +161,45 @@ fn secrets_from_an_env_file_appear_in_no_output() {
     // The request went out with the values: the server answered every one.
     assert_eq!(report["requests"].as_u64(), Some(50), "{report:#}");
     // The task is named after its path as written, placeholder and all.
-    task(&report, "/health?key={env.BT_KEY}");
+    let name = "/health?key={env.BT_KEY}";
+    task(&report, name);
+    // The plan shows every header: credentials redacted, others as written.
+    let shown: Vec<(&str, &str, &str)> = report["plan"]["headers"]
+        .as_array()
+        .expect("the plan's headers")
+        .iter()
+        .map(|h| {
+            let field = |k: &str| h[k].as_str().unwrap();
+            (field("task"), field("name"), field("value"))
+        })
+        .collect();
+    let r = blast::scenario::REDACTED;
+    let want = [
+        ("Authorization", r),
+        ("X-Api-Key", r),
+        ("Cookie", r),
+        ("X-Client", r),
+        ("X-Plain", "p-{env.BT_KEY}"),
+    ]
+    .map(|(n, v)| (name, n, v));
+    assert_eq!(shown, want);
+    let schema: Value =
+        serde_json::from_str(include_str!("../schemas/result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        Vec::<String>::new(),
+        "the plan's headers fit the schema"
+    );
+    let html = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(
+        html.contains(&format!("X-Client: {r}")),
+        "the HTML plan shows headers"
+    );
     let mut outputs = vec![
         ("stdout".to_string(), out.stdout.clone()),
         ("stderr".to_string(), out.stderr.clone()),
@@ -197,6 +235,36 @@ fn refused(scratch: &Scratch, name: &str, toml: &str) -> String {
     assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     stderr
+}
+
+#[test]
+fn a_plain_runs_credential_header_is_redacted_in_its_report() {
+    let _g = shared();
+    let host = url(fast_target(), "/health");
+    let (r, out) = run_blast(&[
+        &host,
+        "-H",
+        "Authorization: Bearer plain-s3cret",
+        "-H",
+        "X-Trace: t1",
+        "-n",
+        "10",
+        "-u",
+        "1",
+        "-c",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = r["plan"]["headers"].to_string();
+    assert!(!text.contains("plain-s3cret"), "{text}");
+    assert!(
+        text.contains(blast::scenario::REDACTED) && text.contains("t1"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub use env::{parse_dotenv, Env, EnvFileError};
 pub use expect::{Expect, Failure, Miss, StatusRule};
 pub use picker::TaskPicker;
 pub use render::{Rendered, Renderer};
-pub use task::{Invalid, Mutation, Task, REDACTED};
+pub use task::{is_secret_header, Invalid, Mutation, Task, REDACTED};
 
 /// A loaded, validated scenario. Immutable: workers share it and build their own
 /// [`Renderer`] from it.

@@ -72,6 +72,12 @@ const SECRET_HEADERS: &[&str] = &[
 /// What a secret header's value is shown as.
 pub const REDACTED: &str = "[redacted]";
 
+/// Whether a header of this name carries a credential whatever the scenario says
+/// (`Authorization`, `Cookie`, `X-Api-Key`, `Proxy-Authorization`, any case).
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
 /// Content types of payloads that name none.
 const JSON_TYPE: &str = "application/json";
 const TEXT_TYPE: &str = "text/plain; charset=utf-8";
@@ -380,7 +386,7 @@ fn headers(
             c.text(value, name, template::header_literal_ok)?;
             c.literal(b"\r\n", &key.span)?;
             let written = read::string(value, name)?;
-            let secret = secret || SECRET_HEADERS.contains(&lower.as_str());
+            let secret = secret || is_secret_header(name);
             let shown_value = if secret { REDACTED } else { written };
             shown.push((name.to_string(), shown_value.to_string()));
         }
