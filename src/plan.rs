@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::http;
 use crate::load::{Load, Pacer, Ramp};
 use crate::os::DriverChoice;
-use crate::results::{PlanInfo, TaskInfo};
-use crate::scenario::{Scenario, StageTarget, Wait};
+use crate::results::{HeaderInfo, PlanInfo, TaskInfo};
+use crate::scenario::{self, Scenario, StageTarget, Wait};
 use crate::shard::Shard;
 use crate::target::{Target, TargetError};
 
@@ -75,6 +75,8 @@ pub struct Plan {
     /// The request, encoded once; every worker sends copies of these bytes.
     pub request: Vec<u8>,
     pub tasks: Vec<TaskInfo>,
+    /// Request headers as reports show them, secrets redacted.
+    pub headers: Vec<HeaderInfo>,
     /// Where tasks come from when the run has a scenario (else the fixed `request`).
     pub scenario: Option<Arc<Scenario>>,
     /// Think time between one user's requests.
@@ -240,6 +242,7 @@ impl Plan {
                 fixed_request(&target, &method, &headers, input.body.as_deref())
             }
         };
+        let shown_headers = shown_headers(input.scenario.as_deref(), &tasks, &headers);
         Ok(Plan {
             workers: cores.len(),
             cores,
@@ -253,6 +256,7 @@ impl Plan {
             method,
             request,
             tasks,
+            headers: shown_headers,
             scenario: input.scenario,
             wait,
             spawn_rate: input.spawn_rate,
@@ -307,6 +311,7 @@ impl Plan {
                 .as_ref()
                 .map(|s| s.source.display().to_string()),
             tasks: self.tasks.clone(),
+            headers: self.headers.clone(),
             workers: self.workers,
             users_per_worker: self.share(0).users,
             load: self.load.clone(),
@@ -459,6 +464,37 @@ fn scenario_tasks(s: &Scenario) -> Vec<TaskInfo> {
             name: t.name.clone(),
         })
         .collect()
+}
+
+/// The headers reports show: each scenario task's as written (secrets redacted), or a plain
+/// run's `-H` headers with credential values redacted.
+fn shown_headers(
+    s: Option<&Scenario>,
+    tasks: &[TaskInfo],
+    headers: &[(String, String)],
+) -> Vec<HeaderInfo> {
+    let info = |task: &str, name: &str, value: &str| HeaderInfo {
+        task: task.to_owned(),
+        name: name.to_owned(),
+        value: value.to_owned(),
+    };
+    match s {
+        Some(s) => s
+            .tasks
+            .iter()
+            .flat_map(|t| t.headers.iter().map(|(n, v)| info(&t.name, n, v)))
+            .collect(),
+        None => {
+            let task = tasks.first().map_or("", |t| t.name.as_str());
+            headers
+                .iter()
+                .map(|(n, v)| match scenario::is_secret_header(n) {
+                    true => info(task, n, scenario::REDACTED),
+                    false => info(task, n, v),
+                })
+                .collect()
+        }
+    }
 }
 
 /// The single request of a plain run, encoded once, and its report row.

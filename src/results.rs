@@ -126,6 +126,15 @@ pub struct TaskInfo {
     pub name: String,
 }
 
+/// One request header as reports show it: `task` is the report row it belongs to, and a
+/// secret value (credentials, `secret = true` in a scenario) is `[redacted]` (`scenario::REDACTED`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeaderInfo {
+    pub task: String,
+    pub name: String,
+    pub value: String,
+}
+
 /// What a report says about the plan that ran: plain data, saved in the JSON report and read
 /// back by `blast report` and `blast merge`, so reports never need the live `Plan`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -135,6 +144,9 @@ pub struct PlanInfo {
     /// The scenario file's path, for a scenario run.
     pub scenario: Option<String>,
     pub tasks: Vec<TaskInfo>,
+    /// Request headers, secrets redacted; absent from reports of runs that sent none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderInfo>,
     pub workers: usize,
     /// Connections on the first worker (the others have this many or one fewer).
     pub users_per_worker: u64,

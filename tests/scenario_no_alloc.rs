@@ -1,6 +1,7 @@
 //! Rendering and checking allocate nothing once a renderer is warm: a counting
-//! global allocator watches this thread while every kind of template, mutation and
-//! expectation runs thousands of times.
+//! global allocator watches this thread while every kind of template, mutation,
+//! payload (JSON, `repeat` batches, text, files, multipart) and expectation runs
+//! thousands of times.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -91,6 +92,32 @@ invalid = {share = 0.5, empty_body = true}
 path = "/scalar"
 body = {string = {len = [1, 50]}}
 invalid = {malformed_json = true}
+
+[[task]]
+path = "/batch"
+headers = {Authorization = "Bearer {env.BLAST_NO_ALLOC_TOKEN:-fallback}"}
+body = {instances = {repeat = {count = [1, 32], of = "row"}}, rows = {repeat = {count = [0, 4], of = {age = {column = "age"}}}}}
+invalid = {share = 0.2, wrong_type = 1}
+
+[[task]]
+path = "/text"
+vars = {id = {seq = true}}
+text = "id={id} name={env.BLAST_NO_ALLOC_NAME:-x}"
+
+[[task]]
+path = "/files"
+body_files = "payloads/images/*.png"
+invalid = {share = 0.3, empty_body = true}
+
+[[task]]
+path = "/image"
+vars = {trace = {uuid = true}}
+multipart = {image = {files = "payloads/images/*.png"}, meta = "trace={trace}", one = {file = "payloads/images/sample-1.png", content_type = "image/x"}}
+
+[bodies.row]
+a = {int = [0, 9]}
+s = {string = {len = [1, 20]}}
+c = {column = "chol"}
 "#;
 
 fn assert_warm_renders_do_not_allocate(s: &Scenario) {
@@ -130,6 +157,8 @@ fn warm_renders_and_checks_do_not_allocate() {
         "health.toml",
         "predict-max.toml",
         "predict-from-csv.toml",
+        "image-upload.toml",
+        "batch-predict.toml",
     ] {
         assert_warm_renders_do_not_allocate(&shipped(name));
     }

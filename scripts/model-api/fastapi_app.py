@@ -8,6 +8,7 @@ the short, CPU-bound prediction runs on the event loop instead of hopping to a t
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 import model_api
 
@@ -25,3 +26,23 @@ async def health():
 async def predict(request: Request):
     status, document = model_api.handle_predict(await request.body())
     return JSONResponse(document, status_code=status)
+
+
+@app.post("/batch")
+async def batch(request: Request):
+    status, document = model_api.handle_batch(await request.body())
+    return JSONResponse(document, status_code=status)
+
+
+@app.post("/image")
+async def image(request: Request):
+    async with request.form() as form:
+        part = form.get("image")
+        data = await part.read() if isinstance(part, UploadFile) else None
+    status, document = model_api.handle_image(data)
+    return JSONResponse(document, status_code=status)
+
+
+@app.get("/stats")
+async def stats():
+    return model_api.STATS.snapshot()

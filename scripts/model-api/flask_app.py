@@ -23,3 +23,21 @@ def health():
 def predict():
     status, document = model_api.handle_predict(request.get_data(cache=False))
     return document, status
+
+
+@app.post("/batch")
+def batch():
+    status, document = model_api.handle_batch(request.get_data(cache=False))
+    return document, status
+
+
+@app.post("/image")
+def image():
+    part = request.files.get("image")
+    status, document = model_api.handle_image(None if part is None else part.read())
+    return document, status
+
+
+@app.get("/stats")
+def stats():
+    return model_api.STATS.snapshot()

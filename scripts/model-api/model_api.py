@@ -8,6 +8,14 @@ comparison measures the frameworks and not three slightly different validators:
   200 ``{"diagnosis": "heart-disease"}`` or ``{"diagnosis": "no-disease"}``; a body that is not
   JSON, not an object, lacks a feature or has one that is not a number (a bool, string or null
   included) answers 400 ``{"error": "..."}`` (``handle_predict``). Extra fields are ignored.
+- ``POST /batch`` takes ``{"instances": [row, ...]}`` (TF Serving's shape), each row an object
+  as ``/predict`` takes, and answers 200 ``{"predictions": [diagnosis, ...]}``, one per row in
+  order; anything else is 400 with the first problem (``handle_batch``).
+- ``POST /image`` takes ``multipart/form-data`` with a file part named ``image`` and answers
+  200 ``{"bytes": n}``; no such part is 400 (``handle_image``).
+- ``GET /stats`` answers what this process received: images, and batches by size
+  (``STATS.snapshot()``), so a test can check the server's side of a load test. Counts are
+  per process: run one worker (serve.sh's default) to read them all from one place.
 
 The error messages are the ones blast's built-in target (``src/serve/model.rs``) gives.
 The scikit-learn model is trained by ``train.py`` and loaded once per process (``model()``).
@@ -19,6 +27,8 @@ import functools
 import json
 import math
 import os
+import threading
+from collections import Counter
 from pathlib import Path
 
 import joblib
@@ -110,3 +120,63 @@ def handle_predict(body: bytes) -> tuple[int, dict]:
     if error is not None:
         return 400, {"error": error}
     return 200, predict(features)
+
+
+class Stats:
+    """What this process received on ``/image`` and ``/batch``; safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._images = 0
+        self._batch_sizes: Counter[int] = Counter()
+
+    def image(self) -> None:
+        with self._lock:
+            self._images += 1
+
+    def batch(self, size: int) -> None:
+        with self._lock:
+            self._batch_sizes[size] += 1
+
+    def snapshot(self) -> dict:
+        """``{"images": n, "batches": n, "batch_sizes": {"size": count, ...}}``."""
+        with self._lock:
+            sizes = {str(k): v for k, v in sorted(self._batch_sizes.items())}
+            return {
+                "images": self._images,
+                "batches": sum(self._batch_sizes.values()),
+                "batch_sizes": sizes,
+            }
+
+
+STATS = Stats()
+
+
+def handle_batch(body: bytes) -> tuple[int, dict]:
+    """``POST /batch``: a prediction per row of ``{"instances": [...]}``, or 400."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        return 400, {"error": f"malformed JSON: {e}"}
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+        return 400, {"error": "body must be a JSON object with an instances list"}
+    instances = payload["instances"]
+    if not instances:
+        return 400, {"error": "instances must not be empty"}
+    rows = np.empty((len(instances), len(FEATURES)), dtype=np.float64)
+    for i, instance in enumerate(instances):
+        features, error = validate(instance)
+        if error is not None:
+            return 400, {"error": f"instances[{i}]: {error}"}
+        rows[i] = features[0]
+    STATS.batch(len(instances))
+    labels = model().predict(rows)
+    return 200, {"predictions": [_DIAGNOSES[int(c)]["diagnosis"] for c in labels]}
+
+
+def handle_image(data: bytes | None) -> tuple[int, dict]:
+    """``POST /image``: ``data`` is the ``image`` part's content, None when there was none."""
+    if data is None:
+        return 400, {"error": "multipart/form-data with a file part named image expected"}
+    STATS.image()
+    return 200, {"bytes": len(data)}

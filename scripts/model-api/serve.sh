@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serves the article's model API (GET /health, POST /predict) with a real Python framework,
+# Serves the article's model API (GET /health, POST /predict, POST /batch, POST /image,
+# GET /stats: see model_api.py) with a real Python framework,
 # on 127.0.0.1 only, for blast to load-test and for tests/model_api.rs:
 #
 #   scripts/model-api/serve.sh flask|fastapi|starlette PORT [--workers N]

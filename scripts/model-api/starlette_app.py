@@ -5,6 +5,7 @@ what FastAPI's routing and serialisation layer costs on top of Starlette.
 """
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -23,9 +24,29 @@ async def predict(request: Request) -> JSONResponse:
     return JSONResponse(document, status_code=status)
 
 
+async def batch(request: Request) -> JSONResponse:
+    status, document = model_api.handle_batch(await request.body())
+    return JSONResponse(document, status_code=status)
+
+
+async def image(request: Request) -> JSONResponse:
+    async with request.form() as form:
+        part = form.get("image")
+        data = await part.read() if isinstance(part, UploadFile) else None
+    status, document = model_api.handle_image(data)
+    return JSONResponse(document, status_code=status)
+
+
+async def stats(request: Request) -> JSONResponse:
+    return JSONResponse(model_api.STATS.snapshot())
+
+
 app = Starlette(
     routes=[
         Route("/health", health, methods=["GET"]),
         Route("/predict", predict, methods=["POST"]),
+        Route("/batch", batch, methods=["POST"]),
+        Route("/image", image, methods=["POST"]),
+        Route("/stats", stats, methods=["GET"]),
     ]
 )

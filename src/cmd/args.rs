@@ -41,6 +41,9 @@ pub struct LoadArgs {
     /// Scenario file (TOML): tasks, think time, load shape; flags override its settings
     #[arg(short = 's', long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Variables (dotenv format) for the scenario's {env.NAME} placeholders; the environment wins
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub env_file: Option<PathBuf>,
     /// Worker threads, each pinned to its own core [default: every core this process may use]
     #[arg(short = 'c', long)]
     pub cores: Option<usize>,
@@ -88,7 +91,10 @@ impl LoadArgs {
             (None, None) => None,
         };
         let scenario = match &self.scenario {
-            Some(path) => Some(Arc::new(scenario::load(path)?)),
+            Some(path) => Some(Arc::new(scenario::load_with_env_file(
+                path,
+                self.env_file.as_deref(),
+            )?)),
             None => None,
         };
         Ok(PlanInput {

@@ -98,6 +98,11 @@ fn plan_section(out: &mut String, r: &Results) {
         ("Ran for", ran_for(r)),
     ]);
     rows.extend(plan.notes.iter().map(|n| ("Note", n.clone())));
+    rows.extend(
+        plan.headers
+            .iter()
+            .map(|h| ("Header", format!("{}: {}: {}", h.task, h.name, h.value))),
+    );
     out.push_str("<h2>Plan</h2>\n");
     key_values(out, &rows);
 }

@@ -1,12 +1,17 @@
 //! The top level of a scenario file: run settings, think time, stages, the data
-//! file and the list of tasks.
+//! file, named bodies and the list of tasks.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
 use super::data::DataSet;
+use super::env::Env;
 use super::read::{self, fail, Result, Table};
-use super::task::Task;
+use super::task::{Sources, Task};
+use super::template;
 use super::tree::Node;
 use super::{Scenario, Stage, StageTarget, Wait};
 
@@ -21,13 +26,18 @@ const TOP_KEYS: &[&str] = &[
     "wait",
     "stages",
     "data",
+    "bodies",
     "task",
 ];
 
-/// Builds a scenario from the document root; `dir` is where relative data paths start.
-pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenario> {
+/// Builds a scenario from the document root; `dir` is where relative data paths start,
+/// `env` what `{env.NAME}` placeholders resolve to.
+pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path, env: &Env) -> Result<Scenario> {
     let t = Table::new(root, "the scenario", TOP_KEYS)?;
-    let host = t.get("host").map(|n| non_empty(n, "host")).transpose()?;
+    let host = t
+        .get("host")
+        .map(|n| non_empty(n, "host", env))
+        .transpose()?;
     let users = t
         .get("users")
         .map(|n| at_least_one(n, "users"))
@@ -52,10 +62,20 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenari
     let wait = t.get("wait").map(wait).transpose()?.unwrap_or(Wait::None);
     let stages = t.get("stages").map(stages).transpose()?.unwrap_or_default();
     let data = match t.get("data") {
-        Some(n) => Some(Arc::new(data_file(n, dir)?)),
+        Some(n) => Some(Arc::new(data_file(n, dir, env)?)),
         None => None,
     };
-    let tasks = tasks(&t, data.as_deref())?;
+    let bodies = match t.get("bodies") {
+        Some(n) => Table::any(n, "bodies")?.entries(),
+        None => &[],
+    };
+    let src = Sources {
+        dir,
+        env,
+        data: data.as_deref(),
+        bodies,
+    };
+    let tasks = tasks(&t, &src, seed)?;
     Ok(Scenario {
         source: source.to_path_buf(),
         host,
@@ -72,12 +92,13 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path) -> Result<Scenari
     })
 }
 
-fn non_empty(node: &Node, name: &str) -> Result<String> {
-    let s = read::string(node, name)?;
+fn non_empty(node: &Node, name: &str, env: &Env) -> Result<String> {
+    let raw = read::string(node, name)?;
+    let s = template::expand(node, raw, env)?;
     if s.is_empty() {
         return fail(&node.span, format!("`{name}` must not be empty"));
     }
-    Ok(s.to_string())
+    Ok(s)
 }
 
 fn at_least_one(node: &Node, name: &str) -> Result<u64> {
@@ -87,14 +108,15 @@ fn at_least_one(node: &Node, name: &str) -> Result<u64> {
     }
 }
 
-fn data_file(node: &Node, dir: &Path) -> Result<DataSet> {
-    let rel = read::string(node, "data")?;
-    let path = dir.join(rel);
+fn data_file(node: &Node, dir: &Path, env: &Env) -> Result<DataSet> {
+    let raw = read::string(node, "data")?;
+    let path = dir.join(template::expand(node, raw, env)?);
     DataSet::load(&path).or_else(|e| fail(&node.span, format!("{}: {e}", path.display())))
 }
 
-/// `[[task]]` tables: at least one, with weights that do not all be zero.
-fn tasks(t: &Table, data: Option<&DataSet>) -> Result<Vec<Task>> {
+/// `[[task]]` tables: at least one, with weights that do not all be zero. Multipart
+/// boundaries come from `seed` when there is one, so seeded runs send the same bytes.
+fn tasks(t: &Table, src: &Sources, seed: Option<u64>) -> Result<Vec<Task>> {
     let Some(node) = t.get("task") else {
         return fail(&(0..0), "no tasks: add at least one [[task]] table");
     };
@@ -102,9 +124,13 @@ fn tasks(t: &Table, data: Option<&DataSet>) -> Result<Vec<Task>> {
     if nodes.is_empty() {
         return fail(&node.span, "no tasks: add at least one [[task]] table");
     }
+    let mut rng = match seed {
+        Some(s) => SmallRng::seed_from_u64(s),
+        None => SmallRng::from_entropy(),
+    };
     let tasks = nodes
         .iter()
-        .map(|n| Task::parse(n, data))
+        .map(|n| Task::parse(n, src, &mut rng))
         .collect::<Result<Vec<_>>>()?;
     refuse_duplicate_names(nodes, &tasks)?;
     if tasks.iter().all(|task| task.weight == 0) {

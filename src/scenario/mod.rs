@@ -20,8 +20,11 @@
 
 mod config;
 mod data;
+mod env;
 mod escape;
 mod expect;
+mod files;
+mod multipart;
 mod picker;
 mod read;
 mod render;
@@ -35,10 +38,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use data::DataSet;
+pub use env::{parse_dotenv, Env, EnvFileError};
 pub use expect::{Expect, Failure, Miss, StatusRule};
 pub use picker::TaskPicker;
 pub use render::{Rendered, Renderer};
-pub use task::{Invalid, Mutation, Task};
+pub use task::{is_secret_header, Invalid, Mutation, Task, REDACTED};
 
 /// A loaded, validated scenario. Immutable: workers share it and build their own
 /// [`Renderer`] from it.
@@ -119,20 +123,47 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and validates the scenario at `path`, and its data file if it names one.
+/// Reads and validates the scenario at `path`, and its data file if it names one;
+/// `{env.NAME}` placeholders read the process environment.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with_env(path, &Env::from_process())
+}
+
+/// [`load`] with the variables of a dotenv file (`--env-file`) added to the process
+/// environment's; an unreadable or malformed env file is the error, at its line.
+pub fn load_with_env_file(path: &Path, env_file: Option<&Path>) -> Result<Scenario, ScenarioError> {
+    let env = Env::from_process();
+    let env = match env_file {
+        None => env,
+        Some(file) => env.with_file(file).map_err(|e| ScenarioError {
+            path: file.to_path_buf(),
+            line: e.line,
+            col: usize::from(e.line > 0),
+            message: e.message,
+        })?,
+    };
+    load_with_env(path, &env)
+}
+
+/// [`load`] with placeholders resolved from `env`.
+pub fn load_with_env(path: &Path, env: &Env) -> Result<Scenario, ScenarioError> {
     let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         path: path.to_path_buf(),
         line: 0,
         col: 0,
         message: format!("cannot read scenario: {e}"),
     })?;
-    parse(&src, path)
+    parse_with_env(&src, path, env)
 }
 
 /// Validates scenario text said to come from `path`; a data file is read relative
 /// to `path`'s directory.
 pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    parse_with_env(src, path, &Env::from_process())
+}
+
+/// [`parse`] with placeholders resolved from `env`.
+pub fn parse_with_env(src: &str, path: &Path, env: &Env) -> Result<Scenario, ScenarioError> {
     let at = |span: std::ops::Range<usize>, message: String| {
         let (line, col) = tree::line_col(src, span.start);
         ScenarioError {
@@ -144,8 +175,10 @@ pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     };
     let root = tree::parse(src).map_err(|e| at(e.span, e.message))?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    config::scenario(&root, path, dir).map_err(|e| at(e.span, e.message))
+    config::scenario(&root, path, dir, env).map_err(|e| at(e.span, e.message))
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_payloads;

@@ -12,8 +12,10 @@ use rand::{Rng, SeedableRng};
 
 use super::data::DataSet;
 use super::escape;
-use super::task::{Mutation, Request};
-use super::template::{Body, Gen, Mode, Op, Ops, Program, UUID_WIDTH};
+use super::files::FileSet;
+use super::multipart::{Multipart, Part};
+use super::task::{Mutation, Payload, Request};
+use super::template::{Body, Gen, Mode, Op, Ops, Program, Repeat, UUID_WIDTH};
 use super::Scenario;
 use crate::shard::Shard;
 
@@ -33,6 +35,8 @@ pub struct Rendered {
     /// The request was mutated by the task's `invalid` setting: check it against
     /// `expect_invalid`.
     pub invalid: bool,
+    /// Elements of the body's first `repeat` (its batch size); `None` without one.
+    pub batch: Option<u32>,
 }
 
 /// One worker's payload state.
@@ -76,6 +80,8 @@ struct Eval {
     vars: Vec<u8>,
     /// Per var: its range in `vars`, and whether it is a string.
     var_spans: Vec<(usize, usize, bool)>,
+    /// Elements of the first `repeat` rendered for this request.
+    batch: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -122,8 +128,8 @@ impl Renderer {
         };
         let body = widest(&|r| r.body_bound);
         let vars = widest(&|r| var_bound(&r.prog, data.as_deref()));
-        let fields = widest(&|r| match &r.body {
-            Some(Body::Object(f)) => f.len(),
+        let fields = widest(&|r| match &r.payload {
+            Payload::Json(Body::Object(f)) => f.len(),
             _ => 0,
         });
         Renderer {
@@ -136,6 +142,7 @@ impl Renderer {
                 tmp: Vec::with_capacity(body),
                 vars: Vec::with_capacity(vars),
                 var_spans: Vec::with_capacity(widest(&|r| r.prog.vars.len())),
+                batch: None,
             },
             buf: Buffers {
                 body: Vec::with_capacity(body),
@@ -173,7 +180,10 @@ impl Renderer {
     /// is the `Host` header value. An index with no task appends nothing.
     pub fn render(&mut self, task_index: usize, host: &str, out: &mut Vec<u8>) -> Rendered {
         let Some(req) = self.requests.get(task_index) else {
-            return Rendered { invalid: false };
+            return Rendered {
+                invalid: false,
+                batch: None,
+            };
         };
         let data = self.data.as_deref();
         let (eval, buf) = (&mut self.eval, &mut self.buf);
@@ -189,17 +199,25 @@ impl Renderer {
             prog: &req.prog,
             data,
             row,
+            shard: self.shard,
         };
+        eval.batch = None;
         eval.set_vars(&ctx);
         buf.body.clear();
-        if let Some(body) = &req.body {
-            render_body(eval, buf, &ctx, body, mutation);
-        }
+        let file = match (&req.payload, mutation) {
+            (_, Some(Mutation::EmptyBody)) => None,
+            (Payload::Files(files), _) => pick_file(&mut eval.rng, files),
+            (payload, _) => {
+                render_payload(eval, buf, &ctx, payload, mutation);
+                None
+            }
+        };
+        let body = file.unwrap_or(&buf.body);
         buf.target.clear();
         eval.run(&ctx, req.path, Mode::Path, &mut buf.target);
         buf.headers.clear();
         eval.run(&ctx, req.headers, Mode::Header, &mut buf.headers);
-        let length = req.send_length.then_some(buf.body.len());
+        let length = req.send_length.then_some(body.len());
         let auth = if req.sets_authorization {
             &[][..]
         } else {
@@ -213,19 +231,70 @@ impl Renderer {
             headers: &buf.headers,
         };
         encode_head(&head, length, out);
-        out.extend_from_slice(&buf.body);
+        out.extend_from_slice(body);
         Rendered {
             invalid: mutation.is_some(),
+            batch: eval.batch,
         }
     }
 }
 
+/// One file's bytes, picked at random from the set.
+fn pick_file<'a>(rng: &mut SmallRng, files: &'a FileSet) -> Option<&'a [u8]> {
+    let i = rng.gen_range(0..files.len().max(1));
+    files.get(i).map(|f| &f.bytes[..])
+}
+
+/// Renders a payload that is built per request (JSON, text, multipart) into `buf.body`.
+fn render_payload(
+    eval: &mut Eval,
+    buf: &mut Buffers,
+    ctx: &Ctx,
+    payload: &Payload,
+    mutation: Option<Mutation>,
+) {
+    match payload {
+        Payload::Json(body) => render_body(eval, buf, ctx, body, mutation),
+        Payload::Text(ops) => eval.run(ctx, *ops, Mode::Raw, &mut buf.body),
+        Payload::Multipart(m) => render_multipart(eval, ctx, m, &mut buf.body),
+        Payload::None | Payload::Files(_) => {}
+    }
+}
+
+/// A multipart body: each part in order, a random file of each file part.
+fn render_multipart(eval: &mut Eval, ctx: &Ctx, m: &Multipart, out: &mut Vec<u8>) {
+    for part in &m.parts {
+        match part {
+            Part::File {
+                head,
+                files,
+                content_type,
+            } => {
+                let i = eval.rng.gen_range(0..files.len().max(1));
+                if let Some(file) = files.get(i) {
+                    Part::write_file(head, file, content_type.as_deref(), out);
+                }
+            }
+            Part::Text { head, value } => {
+                out.extend_from_slice(head);
+                eval.run(ctx, *value, Mode::Raw, out);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    m.write_end(out);
+}
+
 /// What a template run reads besides the generator state.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     prog: &'a Program,
     data: Option<&'a DataSet>,
-    /// The data row of this request: every `column` leaf reads it.
+    /// The data row of this request (or of this `repeat` element): every `column` leaf
+    /// reads it.
     row: usize,
+    /// Which slice of the data rows this process draws from.
+    shard: Shard,
 }
 
 impl Eval {
@@ -245,7 +314,9 @@ impl Eval {
 
     /// Renders the ops of `range` into `out`, encoding values for `mode`.
     fn run(&mut self, ctx: &Ctx, range: Ops, mode: Mode, out: &mut Vec<u8>) {
-        for op in ctx.prog.ops(range) {
+        let mut i = range.start;
+        while let Some(op) = ctx.prog.ops.get(i as usize).filter(|_| i < range.end) {
+            i += 1;
             match *op {
                 Op::Lit(start, end) => out.extend_from_slice(ctx.prog.lit(start, end)),
                 Op::Gen(g) => {
@@ -261,8 +332,33 @@ impl Eval {
                         emit(&self.vars[start..end], string, mode, out);
                     }
                 }
+                Op::Repeat(r) => {
+                    if let Some(rep) = ctx.prog.repeats.get(r as usize) {
+                        i = i.max(rep.of.end);
+                        self.repeat(ctx, rep, out);
+                    }
+                }
             }
         }
+    }
+
+    /// A JSON array of `rep.of` rendered afresh per element; with a data file, each
+    /// element reads its own random row.
+    fn repeat(&mut self, ctx: &Ctx, rep: &Repeat, out: &mut Vec<u8>) {
+        let n = self.rng.gen_range(rep.min..=rep.max);
+        self.batch.get_or_insert(n);
+        out.push(b'[');
+        for k in 0..n {
+            if k > 0 {
+                out.push(b',');
+            }
+            let row = match ctx.data {
+                Some(d) if ctx.prog.uses_data => pick_row(&mut self.rng, d.rows(), ctx.shard),
+                _ => ctx.row,
+            };
+            self.run(&Ctx { row, ..*ctx }, rep.of, Mode::Json, out);
+        }
+        out.push(b']');
     }
 }
 
@@ -357,7 +453,7 @@ fn write_uuid(bits: u128, out: &mut Vec<u8>) {
 fn emit(bytes: &[u8], string: bool, mode: Mode, out: &mut Vec<u8>) {
     match mode {
         Mode::Json if string => escape::json_string(bytes, out),
-        Mode::Json => out.extend_from_slice(bytes),
+        Mode::Json | Mode::Raw => out.extend_from_slice(bytes),
         Mode::Path => escape::percent(bytes, out),
         Mode::Header => escape::header_value(bytes, out),
     }
@@ -372,7 +468,6 @@ fn render_body(
     mutation: Option<Mutation>,
 ) {
     let fields = match (body, mutation) {
-        (_, Some(Mutation::EmptyBody)) => return,
         (Body::Other(ops), _) => {
             eval.run(ctx, *ops, Mode::Json, &mut buf.body);
             None

@@ -1,15 +1,25 @@
 //! One `[[task]]`: what request it sends, how some of them are made invalid, and
 //! what the responses must look like.
+//!
+//! The payload is one of: `body` (a JSON template, or the name of a `[bodies.NAME]`
+//! template), `text` (a raw text template), `body_file` / `body_files` (files read at
+//! load), `multipart` (RFC 7578 form data).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::rngs::SmallRng;
+
 use super::data::DataSet;
+use super::env::Env;
 use super::escape::is_tchar;
 use super::expect::{Expect, Failure};
+use super::files::FileSet;
+use super::multipart::{self, Multipart};
 use super::read::{self, fail, Result, Table};
 use super::template::{self, Body, Compiler, Mode, Ops, Program};
-use super::tree::Node;
+use super::tree::{Key, Node, Value};
 
 /// Keys a `[[task]]` table may have.
 const TASK_KEYS: &[&str] = &[
@@ -20,6 +30,11 @@ const TASK_KEYS: &[&str] = &[
     "headers",
     "vars",
     "body",
+    "text",
+    "body_file",
+    "body_files",
+    "multipart",
+    "content_type",
     "invalid",
     "expect",
     "expect_invalid",
@@ -43,6 +58,40 @@ const LENGTH_METHODS: &[&str] = &["POST", "PUT", "PATCH"];
 /// Slack for a mutated field value (`"wrong-type"`) over the field's own bound.
 const MUTATION_SLACK: usize = 16;
 
+/// The keys that give a task its payload; a task has at most one.
+const PAYLOAD_KEYS: &[&str] = &["body", "text", "body_file", "body_files", "multipart"];
+
+/// Header names whose values are never shown, whatever the scenario says.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "proxy-authorization",
+];
+
+/// What a secret header's value is shown as.
+pub const REDACTED: &str = "[redacted]";
+
+/// Whether a header of this name carries a credential whatever the scenario says
+/// (`Authorization`, `Cookie`, `X-Api-Key`, `Proxy-Authorization`, any case).
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Content types of payloads that name none.
+const JSON_TYPE: &str = "application/json";
+const TEXT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// What a task compiles against besides its own table.
+pub(crate) struct Sources<'a> {
+    /// Where relative file paths start: the scenario file's directory.
+    pub dir: &'a Path,
+    pub env: &'a Env,
+    pub data: Option<&'a DataSet>,
+    /// `[bodies.NAME]` templates, for `body = "NAME"`.
+    pub bodies: &'a [(Key, Node)],
+}
+
 /// One kind of request a user sends.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -56,6 +105,9 @@ pub struct Task {
     pub expect: Arc<Expect>,
     /// Applies to requests the `invalid` mutation changed.
     pub expect_invalid: Arc<Expect>,
+    /// Header names and values as reports may show them: values as written in the file
+    /// (placeholders unresolved), secret ones replaced by [`REDACTED`].
+    pub headers: Vec<(String, String)>,
     pub(crate) request: Arc<Request>,
 }
 
@@ -88,7 +140,7 @@ pub(crate) struct Request {
     pub path: Ops,
     /// `Name: value\r\n` lines, rendered in [`Mode::Header`].
     pub headers: Ops,
-    pub body: Option<Body>,
+    pub payload: Payload,
     /// Whether the head carries `Content-Length` (bodies and POST/PUT/PATCH).
     pub send_length: bool,
     /// The task sets `Authorization` itself, so credentials from the URL are not added.
@@ -100,9 +152,21 @@ pub(crate) struct Request {
     pub body_bound: usize,
 }
 
+/// What a request carries after its head.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    None,
+    Json(Body),
+    /// A raw text template, rendered in [`Mode::Raw`].
+    Text(Ops),
+    /// One file of the set per request.
+    Files(Arc<FileSet>),
+    Multipart(Multipart),
+}
+
 impl Task {
     pub fn has_body(&self) -> bool {
-        self.request.body.is_some()
+        !matches!(self.request.payload, Payload::None)
     }
 
     /// Whether checking a response of this task reads its body.
@@ -127,10 +191,11 @@ impl Task {
         expect.check(status, latency, body)
     }
 
-    /// Compiles one `[[task]]` table.
-    pub(crate) fn parse(node: &Node, data: Option<&DataSet>) -> Result<Task> {
+    /// Compiles one `[[task]]` table; `rng` draws multipart boundaries.
+    pub(crate) fn parse(node: &Node, src: &Sources, rng: &mut SmallRng) -> Result<Task> {
+        let data = src.data;
         let table = Table::new(node, "[[task]]", TASK_KEYS)?;
-        let mut c = Compiler::new(data);
+        let mut c = Compiler::new(data, src.env, src.bodies);
         if let Some(vars) = table.get("vars") {
             c.vars(vars)?;
         }
@@ -142,11 +207,13 @@ impl Task {
             return fail(&path_node.span, "`path` must start with `/`");
         }
         let path_ops = c.text(path_node, "path", template::path_literal_ok)?;
-        let body = table.get("body").map(|b| c.body(b)).transpose()?;
-        let headers = headers(&mut c, table.get("headers"), body.is_some())?;
-        let method = method(table.get("method"), body.is_some())?;
+        let payload = payload(&table, &mut c, src, rng)?;
+        let content_type = content_type(&table, &payload, src.env)?;
+        let has_body = !matches!(payload, Payload::None);
+        let (headers, shown) = headers(&mut c, table.get("headers"), content_type)?;
+        let method = method(table.get("method"), has_body)?;
         let invalid = match table.entry("invalid") {
-            Some((_, n)) => Some(invalid(n, body.as_ref())?),
+            Some((_, n)) => Some(invalid(n, &payload)?),
             None => None,
         };
         let expect = match table.get("expect") {
@@ -175,13 +242,13 @@ impl Task {
         let request = Request {
             path_bound: prog.bound(path_ops, Mode::Path, data),
             headers_bound: prog.bound(headers, Mode::Header, data),
-            body_bound: body.as_ref().map_or(0, |b| body_bound(&prog, b, data)),
-            send_length: body.is_some() || LENGTH_METHODS.contains(&method.as_str()),
+            body_bound: payload_bound(&prog, &payload, data),
+            send_length: has_body || LENGTH_METHODS.contains(&method.as_str()),
             sets_authorization: sets_header(table.get("headers"), "authorization"),
             method: method.clone(),
             path: path_ops,
             headers,
-            body,
+            payload,
             invalid,
             prog,
         };
@@ -193,6 +260,7 @@ impl Task {
             invalid,
             expect: Arc::new(expect),
             expect_invalid: Arc::new(expect_invalid),
+            headers: shown,
             request: Arc::new(request),
         })
     }
@@ -232,10 +300,77 @@ fn sets_header(node: Option<&Node>, header: &str) -> bool {
         })
 }
 
-/// Compiles the `headers` table into `Name: value\r\n` ops, adding a JSON
-/// `Content-Type` for bodies unless one was given.
-fn headers(c: &mut Compiler, node: Option<&Node>, has_body: bool) -> Result<Ops> {
+/// The payload keys of a task: at most one of [`PAYLOAD_KEYS`].
+fn payload(table: &Table, c: &mut Compiler, src: &Sources, rng: &mut SmallRng) -> Result<Payload> {
+    let mut given = table
+        .entries()
+        .iter()
+        .filter(|(k, _)| PAYLOAD_KEYS.contains(&k.name.as_str()));
+    let Some((key, node)) = given.next() else {
+        return Ok(Payload::None);
+    };
+    if let Some((second, _)) = given.next() {
+        return fail(
+            &second.span,
+            format!(
+                "a task has one payload: `{}` or `{}`, not both",
+                key.name, second.name
+            ),
+        );
+    }
+    Ok(match key.name.as_str() {
+        "body" => Payload::Json(c.body(node)?),
+        "text" => Payload::Text(c.text(node, "text", template::any_text)?),
+        "body_file" => Payload::Files(Arc::new(multipart::load(
+            node,
+            "body_file",
+            src.dir,
+            src.env,
+            FileSet::one,
+        )?)),
+        "body_files" => Payload::Files(Arc::new(multipart::load(
+            node,
+            "body_files",
+            src.dir,
+            src.env,
+            FileSet::glob,
+        )?)),
+        _ => Payload::Multipart(Multipart::parse(node, c, src.dir, src.env, rng)?),
+    })
+}
+
+/// The payload's `Content-Type`: `content_type` where the payload takes one, else its own.
+fn content_type(table: &Table, payload: &Payload, env: &Env) -> Result<Option<String>> {
+    let given = match table.entry("content_type") {
+        Some((key, _)) if matches!(payload, Payload::None | Payload::Multipart(_)) => {
+            return fail(
+                &key.span,
+                "`content_type` goes with `body`, `text`, `body_file` or `body_files` \
+                 (multipart sets its own)",
+            )
+        }
+        Some((_, n)) => Some(multipart::content_type(n, env)?),
+        None => None,
+    };
+    Ok(match payload {
+        Payload::None => None,
+        Payload::Json(_) => Some(given.unwrap_or_else(|| JSON_TYPE.to_string())),
+        Payload::Text(_) => Some(given.unwrap_or_else(|| TEXT_TYPE.to_string())),
+        Payload::Files(files) => Some(given.unwrap_or_else(|| files.common_type().to_string())),
+        Payload::Multipart(m) => Some(m.content_type()),
+    })
+}
+
+/// Compiles the `headers` table into `Name: value\r\n` ops, adding the payload's
+/// `Content-Type` unless the table gives one; also returns the headers as shown.
+/// A value is a string or `{value = "..", secret = true}`.
+fn headers(
+    c: &mut Compiler,
+    node: Option<&Node>,
+    content_type: Option<String>,
+) -> Result<(Ops, Vec<(String, String)>)> {
     let start = c.begin();
+    let mut shown = Vec::new();
     let mut has_content_type = false;
     if let Some(node) = node {
         for (key, value) in Table::any(node, "headers")?.entries() {
@@ -247,23 +382,60 @@ fn headers(c: &mut Compiler, node: Option<&Node>, has_body: bool) -> Result<Ops>
             if RESERVED_HEADERS.contains(&lower.as_str()) {
                 return fail(&key.span, format!("blast sets `{name}` itself"));
             }
-            has_content_type |= lower == "content-type";
+            if lower == "content-type" {
+                if content_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("multipart/"))
+                {
+                    return fail(
+                        &key.span,
+                        "blast sets `Content-Type` of a multipart body itself (its boundary)",
+                    );
+                }
+                has_content_type = true;
+            }
+            let (value, secret) = header_value(value)?;
             c.literal(format!("{name}: ").as_bytes(), &key.span)?;
             c.text(value, name, template::header_literal_ok)?;
             c.literal(b"\r\n", &key.span)?;
+            let written = read::string(value, name)?;
+            let secret = secret || is_secret_header(name);
+            let shown_value = if secret { REDACTED } else { written };
+            shown.push((name.to_string(), shown_value.to_string()));
         }
     }
-    if has_body && !has_content_type {
-        c.literal(b"Content-Type: application/json\r\n", &(0..0))?;
+    if let (Some(t), false) = (content_type, has_content_type) {
+        c.literal(format!("Content-Type: {t}\r\n").as_bytes(), &(0..0))?;
     }
-    Ok(Ops {
+    let ops = Ops {
         start,
         end: c.op_index(),
-    })
+    };
+    Ok((ops, shown))
 }
 
-/// Reads an `invalid` table; field mutations need an object body with enough fields.
-fn invalid(node: &Node, body: Option<&Body>) -> Result<Invalid> {
+/// A header's value node and whether it was marked `secret = true`.
+fn header_value(node: &Node) -> Result<(&Node, bool)> {
+    if !matches!(node.value, Value::Table(_)) {
+        return Ok((node, false));
+    }
+    let t = Table::new(node, "a header", &["value", "secret"])?;
+    let Some(value) = t.get("value") else {
+        return fail(&node.span, "a header table needs `value = \"...\"`");
+    };
+    let secret = match t.get("secret") {
+        Some(s) => match s.value {
+            Value::Bool(b) => b,
+            _ => return fail(&s.span, "`secret` must be true or false"),
+        },
+        None => false,
+    };
+    Ok((value, secret))
+}
+
+/// Reads an `invalid` table; field mutations need an object body with enough fields,
+/// `malformed_json` a JSON body, `empty_body` any payload.
+fn invalid(node: &Node, payload: &Payload) -> Result<Invalid> {
     let table = Table::new(node, "invalid", INVALID_KEYS)?;
     let share = match table.get("share") {
         Some(s) => {
@@ -287,14 +459,12 @@ fn invalid(node: &Node, body: Option<&Body>) -> Result<Invalid> {
             );
         }
         let name = key.name.as_str();
-        let Some(body) = body else {
+        if matches!(payload, Payload::None) {
             return fail(&key.span, format!("`{name}` needs a `body`"));
-        };
+        }
         found = Some(match name {
-            "drop_field" => Mutation::DropField(field_count(value, name, body)?),
-            "wrong_type" => Mutation::WrongType(field_count(value, name, body)?),
-            "malformed_json" => read::flag(value, name).map(|_| Mutation::MalformedJson)?,
-            _ => read::flag(value, name).map(|_| Mutation::EmptyBody)?,
+            "empty_body" => read::flag(value, name).map(|_| Mutation::EmptyBody)?,
+            _ => json_mutation(key, value, payload)?,
         });
     }
     match found {
@@ -304,6 +474,19 @@ fn invalid(node: &Node, body: Option<&Body>) -> Result<Invalid> {
             "`invalid` needs one of drop_field, wrong_type, malformed_json, empty_body",
         ),
     }
+}
+
+/// A mutation that needs a JSON body.
+fn json_mutation(key: &Key, value: &Node, payload: &Payload) -> Result<Mutation> {
+    let name = key.name.as_str();
+    let Payload::Json(body) = payload else {
+        return fail(&key.span, format!("`{name}` needs a JSON `body`"));
+    };
+    Ok(match name {
+        "drop_field" => Mutation::DropField(field_count(value, name, body)?),
+        "wrong_type" => Mutation::WrongType(field_count(value, name, body)?),
+        _ => read::flag(value, name).map(|_| Mutation::MalformedJson)?,
+    })
 }
 
 /// `drop_field = n` / `wrong_type = n`: 1 to the body's number of top-level fields.
@@ -324,7 +507,18 @@ fn field_count(node: &Node, name: &str, body: &Body) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// The most bytes a body (mutated or not) renders to.
+/// The most bytes a payload (mutated or not) renders to.
+fn payload_bound(prog: &Program, payload: &Payload, data: Option<&DataSet>) -> usize {
+    match payload {
+        Payload::None => 0,
+        Payload::Json(body) => body_bound(prog, body, data),
+        Payload::Text(ops) => prog.bound(*ops, Mode::Raw, data),
+        Payload::Files(files) => files.largest(),
+        Payload::Multipart(m) => m.bound(|ops| prog.bound(ops, Mode::Raw, data)),
+    }
+}
+
+/// The most bytes a JSON body (mutated or not) renders to.
 fn body_bound(prog: &Program, body: &Body, data: Option<&DataSet>) -> usize {
     match body {
         Body::Other(ops) => prog.bound(*ops, Mode::Json, data).saturating_add(1),

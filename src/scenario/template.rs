@@ -4,16 +4,20 @@
 //!
 //! Body rules: a TOML table with exactly one key that names a generator (`int`,
 //! `float`, `choice`, `bool`, `uuid`, `seq`, `string`, `column`, `var`) is that
-//! generator; any other table is a JSON object; every other value is emitted as the
-//! equivalent JSON literal. Path and header values are text with `{name}`
-//! placeholders naming the task's `vars` (`{{` and `}}` stand for literal braces).
+//! generator; `{repeat = {count = .., of = ..}}` is a JSON array of `of` rendered afresh
+//! per element; any other table is a JSON object; every other value is emitted as the
+//! equivalent JSON literal, strings with their `{env.NAME}` placeholders resolved. Path,
+//! header and text values are text with `{name}` placeholders naming the task's `vars`
+//! or the environment (`{env.NAME}`, resolved here, at load time); `{{` and `}}` stand for
+//! literal braces.
 
 use std::ops::Range;
 
 use super::data::DataSet;
+use super::env::{self, Env};
 use super::escape;
 use super::read::{self, fail, Result, Table};
-use super::tree::{Node, Value};
+use super::tree::{Key, Node, Value};
 
 /// Longest random `string` a generator may produce.
 pub(crate) const MAX_STRING_LEN: usize = 65_536;
@@ -27,6 +31,12 @@ const MAX_POOL: usize = u32::MAX as usize;
 const NUMBER_WIDTH: usize = 24;
 /// Width of a formatted UUID.
 pub(crate) const UUID_WIDTH: usize = 36;
+/// Most elements one `repeat` may render.
+pub(crate) const MAX_REPEAT: u64 = 10_000;
+/// The key that makes a one-key table a `repeat`.
+const REPEAT: &str = "repeat";
+/// Deepest nesting of `repeat`s (a named body that repeats itself would never end).
+const MAX_NESTING: usize = 16;
 
 /// The keys that make a one-key table a generator.
 pub(crate) const GENERATORS: &[&str] = &[
@@ -73,6 +83,17 @@ pub(crate) enum Op {
     Gen(u32),
     /// Emit the value var `i` got for this request.
     Var(u32),
+    /// Render `repeats[i]`; its element's ops follow this op and are skipped after it.
+    Repeat(u32),
+}
+
+/// `{repeat = {count = [min, max], of = ..}}`: a JSON array of `min..=max` elements.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Repeat {
+    pub min: u32,
+    pub max: u32,
+    /// The element template: the ops right after the `Op::Repeat`.
+    pub of: Ops,
 }
 
 /// Where a value is written, which decides how strings are encoded.
@@ -81,6 +102,8 @@ pub(crate) enum Mode {
     Json,
     Path,
     Header,
+    /// Text bodies and multipart text parts: values as they are.
+    Raw,
 }
 
 /// A slice of `Program::ops`.
@@ -113,31 +136,42 @@ pub(crate) struct Program {
     pub gens: Vec<Gen>,
     /// Generator index of each var, in `vars` order.
     pub vars: Vec<u32>,
+    pub repeats: Vec<Repeat>,
     pub uses_data: bool,
 }
 
 impl Program {
-    pub fn ops(&self, range: Ops) -> &[Op] {
-        &self.ops[range.start as usize..range.end as usize]
-    }
-
     pub fn lit(&self, start: u32, end: u32) -> &[u8] {
         &self.lits[start as usize..end as usize]
     }
 
     /// The most bytes `range` can render to in `mode`.
     pub fn bound(&self, range: Ops, mode: Mode, data: Option<&DataSet>) -> usize {
-        self.ops(range)
-            .iter()
-            .map(|op| match *op {
-                Op::Lit(s, e) => (e - s) as usize,
+        let mut total = 0usize;
+        let mut i = range.start;
+        while let Some(op) = self.ops.get(i as usize).filter(|_| i < range.end) {
+            i += 1;
+            let n = match *op {
+                Op::Lit(s, e) => e.saturating_sub(s) as usize,
                 Op::Gen(g) => self.gen_bound(g, mode, data),
                 Op::Var(v) => self
                     .vars
                     .get(v as usize)
                     .map_or(0, |&g| self.gen_bound(g, mode, data)),
-            })
-            .fold(0, usize::saturating_add)
+                Op::Repeat(r) => match self.repeats.get(r as usize) {
+                    Some(rep) => {
+                        i = i.max(rep.of.end);
+                        self.bound(rep.of, mode, data)
+                            .saturating_add(1)
+                            .saturating_mul(rep.max as usize)
+                            .saturating_add(2)
+                    }
+                    None => 0,
+                },
+            };
+            total = total.saturating_add(n);
+        }
+        total
     }
 
     pub fn gen_bound(&self, g: u32, mode: Mode, data: Option<&DataSet>) -> usize {
@@ -154,7 +188,7 @@ impl Program {
         };
         match mode {
             Mode::Json if string => escape::json_string_bound(raw),
-            Mode::Json | Mode::Header => raw,
+            Mode::Json | Mode::Header | Mode::Raw => raw,
             Mode::Path => raw.saturating_mul(3),
         }
     }
@@ -164,16 +198,24 @@ impl Program {
 pub(crate) struct Compiler<'a> {
     pub prog: Program,
     data: Option<&'a DataSet>,
+    env: &'a Env,
+    /// `[bodies.NAME]` templates, for `body = "NAME"` and `of = "NAME"`.
+    bodies: &'a [(Key, Node)],
+    /// `repeat`s open around what is being compiled.
+    depth: usize,
     var_names: Vec<String>,
     /// Ops before this index belong to a finished range and must not be merged into.
     floor: usize,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(data: Option<&'a DataSet>) -> Self {
+    pub fn new(data: Option<&'a DataSet>, env: &'a Env, bodies: &'a [(Key, Node)]) -> Self {
         Compiler {
             prog: Program::default(),
             data,
+            env,
+            bodies,
+            depth: 0,
             var_names: Vec::new(),
             floor: 0,
         }
@@ -191,7 +233,7 @@ impl<'a> Compiler<'a> {
                 Some(Leaf::Var(_)) => {
                     return fail(&value.span, "a var cannot refer to another var")
                 }
-                None => Gen::Choice(vec![choice_item(value)?]),
+                None => Gen::Choice(vec![choice_item(value, self.env)?]),
             };
             let index = self.push_gen(gen, &value.span)?;
             self.prog.vars.push(index);
@@ -200,10 +242,11 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    /// Compiles a JSON body template.
+    /// Compiles a JSON body template, or the named body a string names.
     pub fn body(&mut self, node: &Node) -> Result<Body> {
+        let node = self.named(node)?;
         match &node.value {
-            Value::Table(entries) if self.generator(node)?.is_none() => {
+            Value::Table(entries) if self.generator(node)?.is_none() && !is_repeat(node) => {
                 let mut fields = Vec::with_capacity(entries.len());
                 for (key, value) in entries {
                     let mut k = Vec::with_capacity(key.name.len() + 3);
@@ -251,6 +294,18 @@ impl<'a> Compiler<'a> {
                 return fail(&node.span, format!("`{name}` has an unmatched brace (write `{{{{` or `}}}}` for a literal one)"));
             };
             let var = &tail[1..close];
+            rest = &tail[close + 1..];
+            if let Some(body) = env::placeholder(var) {
+                let value = self
+                    .env
+                    .resolve(body)
+                    .or_else(|e| fail(&node.span, format!("`{name}`: {e}")))?;
+                if !check(value) {
+                    return fail(&node.span, format!("`{name}`: the value of {{{var}}} contains a character not allowed there"));
+                }
+                literal.push_str(value);
+                continue;
+            }
             let Some(index) = self.var_names.iter().position(|v| v == var) else {
                 return fail(
                     &node.span,
@@ -260,7 +315,6 @@ impl<'a> Compiler<'a> {
             self.text_literal(&literal, node, name, check)?;
             literal.clear();
             self.prog.ops.push(Op::Var(index as u32));
-            rest = &tail[close + 1..];
         }
         literal.push_str(rest);
         self.text_literal(&literal, node, name, check)?;
@@ -337,6 +391,9 @@ impl<'a> Compiler<'a> {
 
     /// Emits ops for any JSON value.
     fn json(&mut self, node: &Node) -> Result<()> {
+        if let (true, Value::Table(entries)) = (is_repeat(node), &node.value) {
+            return self.repeat(&entries[0].1);
+        }
         match self.generator(node)? {
             Some(Leaf::Gen(g)) => {
                 let index = self.push_gen(g, &node.span)?;
@@ -375,10 +432,51 @@ impl<'a> Compiler<'a> {
                 self.literal(b"}", &node.span)
             }
             _ => {
-                let bytes = literal_json(node)?;
+                let bytes = literal_json(node, self.env)?;
                 self.literal(&bytes, &node.span)
             }
         }
+    }
+
+    /// `{count = n | [min, max], of = template}`: the op, then the element's ops.
+    fn repeat(&mut self, arg: &Node) -> Result<()> {
+        let table = Table::new(arg, REPEAT, &["count", "of"])?;
+        let (Some(count), Some(of)) = (table.get("count"), table.get("of")) else {
+            return fail(
+                &arg.span,
+                "`repeat` needs `count = n` or `count = [min, max]`, and `of = ..`",
+            );
+        };
+        let (min, max) = match count.value {
+            Value::Array(_) => read::range(count, "count", read::uint)?,
+            _ => {
+                let n = read::uint(count, "count")?;
+                (n, n)
+            }
+        };
+        if max > MAX_REPEAT {
+            return fail(&count.span, format!("`count` must be at most {MAX_REPEAT}"));
+        }
+        if self.depth == MAX_NESTING {
+            return fail(
+                &arg.span,
+                format!("`repeat`s nest more than {MAX_NESTING} deep (does a body repeat itself?)"),
+            );
+        }
+        let of = self.named(of)?;
+        let index = self.prog.repeats.len() as u32;
+        self.prog.ops.push(Op::Repeat(index));
+        let start = self.begin();
+        self.depth += 1;
+        self.json(of)?;
+        self.depth -= 1;
+        let end = self.begin();
+        self.prog.repeats.push(Repeat {
+            min: min as u32,
+            max: max as u32,
+            of: Ops { start, end },
+        });
+        Ok(())
     }
 
     /// If `node` is a one-key table naming a generator, compiles that generator.
@@ -396,7 +494,7 @@ impl<'a> Compiler<'a> {
                 Gen::Int { lo, hi }
             }
             "float" => float(arg)?,
-            "choice" => choice(arg)?,
+            "choice" => choice(arg, self.env)?,
             "bool" => read::flag(arg, name).map(|_| Gen::Bool)?,
             "uuid" => read::flag(arg, name).map(|_| Gen::Uuid)?,
             "seq" => read::flag(arg, name).map(|_| Gen::Seq)?,
@@ -434,6 +532,37 @@ impl<'a> Compiler<'a> {
             ),
         }
     }
+}
+
+impl<'a> Compiler<'a> {
+    /// A string names a `[bodies.NAME]` template: that template; anything else is itself.
+    fn named<'n>(&self, node: &'n Node) -> Result<&'n Node>
+    where
+        'a: 'n,
+    {
+        let Value::Str(name) = &node.value else {
+            return Ok(node);
+        };
+        match self.bodies.iter().find(|(k, _)| &k.name == name) {
+            Some((_, body)) => Ok(body),
+            None if self.bodies.is_empty() => fail(
+                &node.span,
+                format!("no body named `{name}`: define it in a [bodies.{name}] table"),
+            ),
+            None => {
+                let names: Vec<&str> = self.bodies.iter().map(|(k, _)| k.name.as_str()).collect();
+                fail(
+                    &node.span,
+                    format!("no body named `{name}` (bodies: {})", names.join(", ")),
+                )
+            }
+        }
+    }
+}
+
+/// Whether `node` is a one-key table `{repeat = ..}`.
+fn is_repeat(node: &Node) -> bool {
+    matches!(&node.value, Value::Table(e) if e.len() == 1 && e[0].0.name == REPEAT)
 }
 
 /// What a generator-shaped leaf compiles to.
@@ -483,24 +612,27 @@ fn float_range(node: &Node, name: &str) -> Result<(f64, f64)> {
 }
 
 /// `{choice = [..]}`: strings, numbers, booleans or literal arrays/tables.
-fn choice(arg: &Node) -> Result<Gen> {
+fn choice(arg: &Node, env: &Env) -> Result<Gen> {
     let items = read::array(arg, "choice")?;
     if items.is_empty() {
         return fail(&arg.span, "`choice` needs at least one option");
     }
-    let options = items.iter().map(choice_item).collect::<Result<_>>()?;
+    let options = items
+        .iter()
+        .map(|item| choice_item(item, env))
+        .collect::<Result<_>>()?;
     Ok(Gen::Choice(options))
 }
 
 /// A literal as a choice option: strings kept raw (escaped where they land).
-fn choice_item(node: &Node) -> Result<Choice> {
+fn choice_item(node: &Node, env: &Env) -> Result<Choice> {
     Ok(match &node.value {
         Value::Str(s) => Choice {
-            bytes: s.as_bytes().to_vec(),
+            bytes: expand(node, s, env)?.into_bytes(),
             string: true,
         },
         _ => Choice {
-            bytes: literal_json(node)?,
+            bytes: literal_json(node, env)?,
             string: false,
         },
     })
@@ -528,16 +660,25 @@ fn string(arg: &Node) -> Result<Gen> {
     })
 }
 
-/// A TOML value as compact JSON, with no generators allowed inside.
-pub(crate) fn literal_json(node: &Node) -> Result<Vec<u8>> {
+/// `s` (the string at `node`) with its `{env.NAME}` placeholders resolved.
+pub(crate) fn expand(node: &Node, s: &str, env: &Env) -> Result<String> {
+    match env.expand(s) {
+        Ok(text) => Ok(text.into_owned()),
+        Err(e) => fail(&node.span, e.to_string()),
+    }
+}
+
+/// A TOML value as compact JSON, with no generators allowed inside and `{env.NAME}`
+/// placeholders in strings resolved.
+pub(crate) fn literal_json(node: &Node, env: &Env) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    write_literal(node, &mut out)?;
+    write_literal(node, env, &mut out)?;
     Ok(out)
 }
 
-fn write_literal(node: &Node, out: &mut Vec<u8>) -> Result<()> {
+fn write_literal(node: &Node, env: &Env, out: &mut Vec<u8>) -> Result<()> {
     match &node.value {
-        Value::Str(s) => escape::json_string(s.as_bytes(), out),
+        Value::Str(s) => escape::json_string(expand(node, s, env)?.as_bytes(), out),
         Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         Value::Float(f) if f.is_finite() => {
             out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())
@@ -556,13 +697,13 @@ fn write_literal(node: &Node, out: &mut Vec<u8>) -> Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_literal(item, out)?;
+                write_literal(item, env, out)?;
             }
             out.push(b']');
         }
         Value::Table(entries) => {
             if let [(key, _)] = entries.as_slice() {
-                if GENERATORS.contains(&key.name.as_str()) {
+                if GENERATORS.contains(&key.name.as_str()) || key.name == REPEAT {
                     return fail(
                         &node.span,
                         format!("a `{}` generator cannot be used here", key.name),
@@ -576,7 +717,7 @@ fn write_literal(node: &Node, out: &mut Vec<u8>) -> Result<()> {
                 }
                 escape::json_string(key.name.as_bytes(), out);
                 out.push(b':');
-                write_literal(value, out)?;
+                write_literal(value, env, out)?;
             }
             out.push(b'}');
         }
@@ -592,4 +733,9 @@ pub(crate) fn path_literal_ok(s: &str) -> bool {
 /// Literal parts of a header value: no control bytes but tab.
 pub(crate) fn header_literal_ok(s: &str) -> bool {
     s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Literal parts of a text body or multipart text part: anything.
+pub(crate) fn any_text(_: &str) -> bool {
+    true
 }

@@ -13,22 +13,22 @@ use super::*;
 const SAMPLES: usize = 10_000;
 const TOLERANCE: f64 = 0.02;
 
-fn shipped(name: &str) -> Scenario {
+pub(super) fn shipped(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name);
     load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn scenario(src: &str) -> Scenario {
+pub(super) fn scenario(src: &str) -> Scenario {
     parse(src, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A scratch directory holding `files`, removed on drop.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
+    pub(super) fn new(tag: &str, files: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("blast-scenario-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in files {
@@ -45,22 +45,22 @@ impl Drop for TempDir {
 }
 
 /// One rendered request, split and checked for HTTP/1.1 well-formedness.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(super) struct Request {
+    pub(super) method: String,
+    pub(super) path: String,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Json {
+    pub(super) fn json(&self) -> Json {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "body is not JSON ({e}): {}",
@@ -69,7 +69,7 @@ impl Request {
         })
     }
 
-    fn object(&self) -> Map<String, Json> {
+    pub(super) fn object(&self) -> Map<String, Json> {
         match self.json() {
             Json::Object(m) => m,
             other => panic!("not an object: {other}"),
@@ -77,7 +77,7 @@ impl Request {
     }
 }
 
-fn split(bytes: &[u8]) -> Request {
+pub(super) fn split(bytes: &[u8]) -> Request {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(bytes) {
@@ -107,7 +107,7 @@ fn split(bytes: &[u8]) -> Request {
     out
 }
 
-fn render_one(r: &mut Renderer, task: usize) -> (Request, bool) {
+pub(super) fn render_one(r: &mut Renderer, task: usize) -> (Request, bool) {
     let mut out = Vec::new();
     let rendered = r.render(task, "localhost:8080", &mut out);
     (split(&out), rendered.invalid)
@@ -130,7 +130,7 @@ const HEART_RANGES: &[(&str, f64, f64)] = &[
 ];
 
 /// Every present field is in its UCI range, integers except `oldpeak`.
-fn assert_heart_fields(body: &Map<String, Json>) {
+pub(super) fn assert_heart_fields(body: &Map<String, Json>) {
     for (name, lo, hi) in HEART_RANGES {
         let Some(v) = body.get(*name) else { continue };
         let x = v.as_f64().unwrap_or_else(|| panic!("{name} = {v}"));
@@ -912,7 +912,13 @@ fn heads_carry_method_path_vars_and_headers() {
     );
     assert_eq!(j.json(), serde_json::json!([1, {"x": 0}]));
     let mut out = Vec::new();
-    assert_eq!(r.render(99, "h", &mut out), Rendered { invalid: false });
+    assert_eq!(
+        r.render(99, "h", &mut out),
+        Rendered {
+            invalid: false,
+            batch: None
+        }
+    );
     assert!(out.is_empty());
 }
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod python;
+
 /// Longest one blast run may take before the test kills it and fails.
 pub const BLAST_WALL_LIMIT: Duration = Duration::from_secs(30);
 /// How often a running blast is checked for exit.
