@@ -119,7 +119,8 @@ pub fn compare(
     c: &CompareSettings,
     runner: &Runner,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<Comparison, PlanError> {
+) -> Result<Comparison, TargetError> {
+    validate(c, runner)?;
     let mut results: Vec<TargetResult> = c
         .targets
         .iter()
@@ -129,13 +130,14 @@ pub fn compare(
             common: None,
         })
         .collect();
-    let merged = run_rounds(c, runner, &mut results, progress)?;
+    let merged = run_rounds(c, runner, &mut results, progress).map_err(TargetError::unnamed)?;
     let common_rate = match c.mode {
         Mode::Limit => common_limit(&results),
         Mode::Fixed => c.search.base.rate,
     };
     match (c.mode, common_rate) {
-        (Mode::Limit, Some(rate)) => run_at_common_rate(c, runner, rate, &mut results, progress)?,
+        (Mode::Limit, Some(rate)) => run_at_common_rate(c, runner, rate, &mut results, progress)
+            .map_err(TargetError::unnamed)?,
         (Mode::Limit, None) => {}
         (Mode::Fixed, _) => {
             for (t, m) in results.iter_mut().zip(merged) {
@@ -153,6 +155,48 @@ pub fn compare(
         targets: results,
         interrupted: runner.stopped(),
     })
+}
+
+/// A target whose plan is invalid (its URL, say), named.
+#[derive(Debug)]
+pub struct TargetError {
+    pub target: Option<String>,
+    pub error: PlanError,
+}
+
+impl TargetError {
+    fn unnamed(error: PlanError) -> Self {
+        TargetError {
+            target: None,
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.target {
+            Some(t) => write!(f, "--target {t}: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// Every target's plan is built once before the first run, so a bad target is refused
+/// before any measurement rather than after the first target's.
+fn validate(c: &CompareSettings, runner: &Runner) -> Result<(), TargetError> {
+    for t in &c.targets {
+        let s = for_target(&c.search, t);
+        runner
+            .plan(&s.base, s.base.rate.or(Some(1.0)), s.step)
+            .map_err(|error| TargetError {
+                target: Some(t.name.clone()),
+                error,
+            })?;
+    }
+    Ok(())
 }
 
 /// What a comparison tells its caller as it goes.

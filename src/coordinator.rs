@@ -40,21 +40,31 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> Results {
     let (tx, rx) = bounded(plan.workers * SNAPSHOTS_QUEUED_PER_WORKER);
     let start = Instant::now();
     let started_at = SystemTime::now();
-    for index in 0..plan.workers {
-        let link = Link {
-            events: tx.clone(),
-            stop: stop.clone(),
-            start,
-        };
-        let plan = plan.clone();
-        thread::Builder::new()
-            .name(format!("blast-worker-{index}"))
-            .spawn(move || worker::run(plan, index, link))
-            .expect("spawning a worker thread");
-    }
+    let threads: Vec<_> = (0..plan.workers)
+        .map(|index| {
+            let link = Link {
+                events: tx.clone(),
+                stop: stop.clone(),
+                start,
+            };
+            let plan = plan.clone();
+            thread::Builder::new()
+                .name(format!("blast-worker-{index}"))
+                .spawn(move || worker::run(plan, index, link))
+                .expect("spawning a worker thread")
+        })
+        .collect();
     drop(tx);
     let mut c = Collector::new(plan.clone(), start, started_at);
     c.collect(&rx, &stop);
+    // Join every worker that has finished, so its sockets are closed before reports are
+    // written (a run that used every descriptor must still be able to open a file). A
+    // worker that never reported its end is left behind rather than waited on forever.
+    for (t, done) in threads.into_iter().zip(&c.done) {
+        if *done {
+            let _ = t.join();
+        }
+    }
     c.finish(stop.load(Ordering::Relaxed))
 }
 
@@ -69,6 +79,8 @@ struct Collector {
     drivers: Vec<DriverUsed>,
     failures: Vec<String>,
     finished: usize,
+    /// Per worker: it sent its last snapshot or failed, so its thread is ending.
+    done: Vec<bool>,
     timeline: Vec<Second>,
     live: Live,
     ended: Option<Instant>,
@@ -85,6 +97,7 @@ impl Collector {
             drivers: Vec::new(),
             failures: Vec::new(),
             finished: 0,
+            done: vec![false; plan.workers],
             timeline: Vec::new(),
             ended: None,
             plan,
@@ -146,6 +159,7 @@ impl Collector {
             Event::Failed { worker, error } => {
                 self.failures.push(format!("worker {worker}: {error}"));
                 self.finished += 1;
+                self.mark_done(worker);
             }
         }
     }
@@ -158,6 +172,13 @@ impl Collector {
         }
         if snap.last {
             self.finished += 1;
+            self.mark_done(snap.worker);
+        }
+    }
+
+    fn mark_done(&mut self, worker: usize) {
+        if let Some(d) = self.done.get_mut(worker) {
+            *d = true;
         }
     }
 

@@ -7,6 +7,10 @@ use std::sync::Arc;
 /// File descriptors kept for everything but connections (stdio, ring, channels, reports).
 pub const SPARE_FDS: u64 = 64;
 
+/// Descriptors held back while load runs and given back before reports are written (one
+/// report file is open at a time; the rest is margin for stdio and the temporary beside it).
+pub const RESERVED_FDS: usize = 8;
+
 /// Exit code after a second Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -64,4 +68,32 @@ pub fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
             std::process::exit(EXIT_INTERRUPTED);
         }
     })
+}
+
+/// Descriptors held back during a run (see [`RESERVED_FDS`]): a run whose connections took
+/// every other descriptor ("Too many open files") can still write its reports once this is
+/// dropped.
+pub struct FdReserve {
+    _held: Vec<std::fs::File>,
+}
+
+impl FdReserve {
+    /// Holds up to [`RESERVED_FDS`] descriptors (fewer if the limit is already that tight).
+    pub fn hold() -> Self {
+        FdReserve {
+            _held: (0..RESERVED_FDS)
+                .map_while(|_| std::fs::File::open("/dev/null").ok())
+                .collect(),
+        }
+    }
+}
+
+/// A file-size limit (`ulimit -f`) makes a write fail with EFBIG instead of killing the
+/// process with SIGXFSZ, so blast can keep the old report, name the failure and go on
+/// writing the others.
+pub fn report_file_size_errors() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }

@@ -138,3 +138,187 @@ fn a_server_that_closes_after_reading_the_request_is_still_an_error() {
         "a fresh connection is never retried: {r:#}"
     );
 }
+
+// Reports that cannot be lost.
+
+/// `blast ARGS` with `limits` (resource, soft = hard) set in the child before it runs.
+fn blast_limited(
+    args: &[&str],
+    limits: &[(libc::__rlimit_resource_t, u64)],
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let limits = limits.to_vec();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_blast"));
+    cmd.args(args).stdin(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls (setrlimit, signal) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(res, n) in &limits {
+                let lim = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(res, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.output().expect("running blast")
+}
+
+#[test]
+fn an_unwritable_report_path_is_a_usage_error_before_any_load() {
+    let _g = shared();
+    let server = Server::start(|_| Reply::Send(ok_response("ok")));
+    let target = url(server.addr, "/");
+    let dir = Scratch::new("unwritable");
+    let not_history = dir.file("notes.csv");
+    std::fs::write(&not_history, "a,b\n1,2\n").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![&target, "-d", "1s", "--json", "/nonexistent/x.json"],
+        vec![&target, "-d", "1s", "--csv", "/nonexistent/prefix"],
+        vec![&target, "-d", "1s", "--html", "/nonexistent/x.html"],
+        vec![&target, "-d", "1s", "--history", &not_history],
+        vec![
+            "limit",
+            &target,
+            "--step",
+            "1s",
+            "--json",
+            "/nonexistent/x.json",
+        ],
+        vec![
+            "compare",
+            "--target",
+            "a=http://127.0.0.1:9/",
+            "--target",
+            "b=http://127.0.0.1:9/",
+            "--csv",
+            "/nonexistent/c.csv",
+        ],
+    ];
+    for args in cases {
+        let out = support::blast(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    }
+    assert_eq!(server.requests(), 0, "nothing was sent");
+}
+
+#[test]
+fn one_failed_report_does_not_stop_the_others() {
+    let _g = shared();
+    let server = Server::start(|_| Reply::Send(ok_response("ok")));
+    let target = url(server.addr, "/");
+    let dir = Scratch::new("one-fails");
+    let doomed = std::path::PathBuf::from(dir.file("gone"));
+    std::fs::create_dir_all(&doomed).unwrap();
+    let html = doomed.join("r.html");
+    let json = dir.file("r.json");
+    let csv = dir.file("r");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args([
+            &target,
+            "-q",
+            "-d",
+            "1s",
+            "--html",
+            html.to_str().unwrap(),
+            "--json",
+            &json,
+            "--csv",
+            &csv,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The paths were fine when the run started; the HTML's directory goes away during it.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::fs::remove_dir_all(&doomed).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("writing") && err.contains("r.html"), "{err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(uint(&r, "requests") > 0);
+    assert!(
+        std::path::Path::new(&format!("{csv}_stats.csv")).exists(),
+        "the CSV after the failed HTML"
+    );
+}
+
+#[test]
+fn a_file_size_limit_leaves_the_old_report_whole() {
+    let _g = shared();
+    let server = Server::start(|_| Reply::Send(ok_response("ok")));
+    let target = url(server.addr, "/");
+    let dir = Scratch::new("fsize");
+    let json = dir.file("r.json");
+    std::fs::write(&json, "old report\n").unwrap();
+    // A 1 s JSON report is several KB: the limit cuts it midway.
+    let out = blast_limited(
+        &[&target, "-q", "-d", "1s", "--json", &json],
+        &[(libc::RLIMIT_FSIZE, 2048)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&json).unwrap(),
+        "old report\n",
+        "never a truncated file"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary left behind: {left:?}");
+}
+
+/// Regression: with `ulimit -n 1024` and `-u 20000` the run ended with "writing fd.json: Too
+/// many open files": the workers' sockets were still open when the reports were written.
+#[test]
+fn reports_are_written_when_connections_took_every_descriptor() {
+    let _g = support::exclusive();
+    let server = Server::start(|_| Reply::Send(ok_response("ok")));
+    let target = url(server.addr, "/");
+    let dir = Scratch::new("emfile");
+    let json = dir.file("fd.json");
+    let out = blast_limited(
+        &[
+            &target, "-q", "-c", "1", "-u", "2000", "-d", "1s", "--json", &json,
+        ],
+        &[(libc::RLIMIT_NOFILE, 256)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        errors_of(&r, "connect_error") > 0,
+        "the descriptors did run out: {r:#}"
+    );
+}
+
+#[test]
+fn compare_refuses_a_bad_target_before_measuring_any() {
+    let _g = shared();
+    let server = Server::start(|_| Reply::Send(ok_response("ok")));
+    let good = format!("a={}", url(server.addr, "/"));
+    let out = support::blast(&[
+        "compare",
+        "--target",
+        &good,
+        "--target",
+        "b=http://[::1:9600/",
+        "--step",
+        "1s",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--target b"), "{err}");
+    assert_eq!(server.requests(), 0, "the first target was not measured");
+}

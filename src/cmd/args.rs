@@ -142,6 +142,30 @@ pub struct ReportArgs {
     pub fail_on: Vec<Gate>,
 }
 
+impl ReportArgs {
+    /// Refuses, before the run, report paths that could not be written (see
+    /// [`super::check_outputs`]): the CSV prefix's four files and an existing `--history`
+    /// that is not a blast history included.
+    pub fn check(&self) -> Result<()> {
+        let csv_files: Vec<Option<PathBuf>> = self
+            .csv
+            .iter()
+            .flat_map(|prefix| {
+                crate::report::csv::SUFFIXES
+                    .map(|s| Some(crate::report::csv::with_suffix(prefix, s)))
+            })
+            .collect();
+        let mut paths = vec![&self.json, &self.html, &self.history];
+        paths.extend(csv_files.iter());
+        super::check_outputs(&paths)?;
+        if let Some(h) = &self.history {
+            crate::report::history::existing(h)
+                .with_context(|| format!("cannot append to {}", h.display()))?;
+        }
+        Ok(())
+    }
+}
+
 /// What a search or a comparison writes; each command says what goes in them.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StudyFiles {
@@ -151,6 +175,13 @@ pub struct StudyFiles {
     pub csv: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+impl StudyFiles {
+    /// Refuses, before the first run, paths that could not be written.
+    pub fn check(&self) -> Result<()> {
+        super::check_outputs(&[&self.json, &self.csv, &self.html])
+    }
 }
 
 /// The search and its objectives, shared by `limit` and `compare`.

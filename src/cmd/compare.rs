@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::args::{LoadArgs, SearchArgs, StudyFiles};
-use super::write_if;
+use super::Files;
 use crate::compare::{self, CompareSettings, Mode, NamedTarget, Progress};
 use crate::os;
 use crate::plan::DEFAULT_DURATION;
@@ -88,23 +88,26 @@ impl CompareArgs {
 
 /// Runs `blast compare`.
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
+    args.files.check()?;
     let quiet = args.load.quiet;
-    let files = args.files.clone();
+    let paths = args.files.clone();
     let c = args.settings()?;
     let stop = Arc::new(AtomicBool::new(false));
     os::install_ctrl_c(stop.clone()).context("installing the Ctrl-C handler")?;
     let runner = Runner::new(os::available_cores(), stop);
+    let reserve = os::FdReserve::hold();
     let comparison = compare::compare(&c, &runner, &mut |p| {
         if !quiet {
             eprintln!("{}", progress_line(&p));
         }
-    })
-    .context("planning a step")?;
+    })?;
+    drop(reserve);
     print!("{}", report::compare::render(&comparison));
-    write_if(&files.json, |p| report::compare::write_json(&comparison, p))?;
-    write_if(&files.csv, |p| report::compare::write_csv(&comparison, p))?;
-    write_if(&files.html, |p| report::compare::write_html(&comparison, p))?;
-    Ok(ExitCode::SUCCESS)
+    let mut files = Files::default();
+    files.write(&paths.json, |p| report::compare::write_json(&comparison, p));
+    files.write(&paths.csv, |p| report::compare::write_csv(&comparison, p));
+    files.write(&paths.html, |p| report::compare::write_html(&comparison, p));
+    Ok(files.finish().unwrap_or(ExitCode::SUCCESS))
 }
 
 fn progress_line(p: &Progress<'_>) -> String {

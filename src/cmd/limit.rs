@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::args::{LoadArgs, SearchArgs, StudyFiles, TargetArgs};
-use super::write_if;
+use super::Files;
 use crate::limit::{self, Outcome};
 use crate::os;
 use crate::report::limit::{self as render, Context as Header};
@@ -42,6 +42,7 @@ pub struct LimitArgs {
 
 /// Runs `blast limit`.
 pub fn run(args: LimitArgs) -> Result<ExitCode> {
+    args.files.check()?;
     let quiet = args.load.quiet;
     let settings = args
         .search
@@ -61,20 +62,26 @@ pub fn run(args: LimitArgs) -> Result<ExitCode> {
             settings.slo.describe()
         );
     }
+    let reserve = os::FdReserve::hold();
     let outcome = limit::drive::search(&settings, &runner, |s| {
         if !quiet {
             eprintln!("{}", render::step_line(s));
         }
     })?;
+    drop(reserve);
     let header = Header::new(&first.info(), &settings);
     print!("{}", render::render(&header, &outcome));
-    write_if(&args.files.json, |p| {
+    let mut files = Files::default();
+    files.write(&args.files.json, |p| {
         render::write_json(&header, &outcome, p)
-    })?;
-    write_if(&args.files.csv, |p| render::write_csv(&outcome, p))?;
-    write_if(&args.files.html, |p| {
+    });
+    files.write(&args.files.csv, |p| render::write_csv(&outcome, p));
+    files.write(&args.files.html, |p| {
         render::write_html(&header, &outcome, p)
-    })?;
+    });
+    if let Some(failed) = files.finish() {
+        return Ok(failed);
+    }
     Ok(exit_code(&outcome))
 }
 

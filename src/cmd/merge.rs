@@ -22,6 +22,7 @@ pub struct MergeCmd {
 }
 
 pub fn run(a: &MergeCmd) -> Result<ExitCode> {
+    a.outputs.check()?;
     let shards = a
         .files
         .iter()

@@ -72,6 +72,7 @@ pub enum Command {
 
 /// Parses flags and runs; errors here are usage or setup errors (exit code 2).
 pub fn main() -> ExitCode {
+    crate::os::report_file_size_errors();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(a)) => serve::run(&a).map(|()| ExitCode::SUCCESS),
@@ -93,40 +94,68 @@ pub fn main() -> ExitCode {
     })
 }
 
+/// Exit code when the run finished but a report could not be written (each failure is
+/// named on stderr; every other report was still written).
+pub const EXIT_REPORT_FAILED: u8 = 3;
+
 /// Prints the summary, writes every report asked for (even after Ctrl-C or against a dead
-/// target), then checks the gates: a breach is exit code 1. Shared by a run, `report` and
-/// `merge`, which all end in one `Results`.
+/// target), then checks the gates: a breach is exit code 1, a report that could not be
+/// written [`EXIT_REPORT_FAILED`]. Shared by a run, `report` and `merge`, which all end in
+/// one `Results`.
 pub fn finish(results: &Results, out: &ReportArgs) -> Result<ExitCode> {
+    use crate::report::{csv, history, html, json};
     print!("{}", crate::report::text::render(results));
-    write_reports(results, out)?;
+    let mut files = Files::default();
+    files.write(&out.json, |p| json::write(results, p));
+    files.write(&out.csv, |p| csv::write(results, p, out.csv_full_history));
+    files.write(&out.html, |p| html::write(results, p));
+    files.write(&out.history, |p| {
+        history::append(results, p, out.label.as_deref())
+    });
     let breaches = crate::gates::check(&out.fail_on, results);
     for b in &breaches {
         eprintln!("blast: {b}");
     }
-    Ok(if breaches.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match (files.finish(), breaches.is_empty()) {
+        (Some(failed), _) => failed,
+        (None, true) => ExitCode::SUCCESS,
+        (None, false) => ExitCode::FAILURE,
     })
 }
 
-fn write_reports(results: &Results, out: &ReportArgs) -> Result<()> {
-    use crate::report::{csv, history, html, json};
-    write_if(&out.json, |p| json::write(results, p))?;
-    write_if(&out.csv, |p| csv::write(results, p, out.csv_full_history))?;
-    write_if(&out.html, |p| html::write(results, p))?;
-    write_if(&out.history, |p| {
-        history::append(results, p, out.label.as_deref())
-    })
+/// Report files of one command: each is written whatever happened to the others.
+#[derive(Default)]
+pub struct Files {
+    failed: usize,
 }
 
-/// Writes one report when its path was given, naming the file in any error.
-pub fn write_if(
-    path: &Option<PathBuf>,
-    write: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<()> {
-    match path {
-        Some(p) => write(p).with_context(|| format!("writing {}", p.display())),
-        None => Ok(()),
+impl Files {
+    /// Writes one report when its path was given; a failure is named on stderr at once.
+    pub fn write(
+        &mut self,
+        path: &Option<PathBuf>,
+        write: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) {
+        if let Some(p) = path {
+            if let Err(e) = write(p) {
+                eprintln!("blast: writing {}: {e}", p.display());
+                self.failed += 1;
+            }
+        }
     }
+
+    /// [`EXIT_REPORT_FAILED`] when any report failed.
+    pub fn finish(self) -> Option<ExitCode> {
+        (self.failed > 0).then(|| ExitCode::from(EXIT_REPORT_FAILED))
+    }
+}
+
+/// Refuses, before anything runs, report paths that cannot be written: a missing directory,
+/// a directory given as a file, a read-only place, or a `--history` file that is not one.
+pub fn check_outputs(paths: &[&Option<PathBuf>]) -> Result<()> {
+    for p in paths.iter().filter_map(|p| p.as_ref()) {
+        crate::report::file::check_writable(p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub fn run(a: &ReportCmd) -> Result<ExitCode> {
         print!("{}", history::markdown(&a.file, a.last)?);
         return Ok(ExitCode::SUCCESS);
     }
+    a.outputs.check()?;
     let results = saved::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     super::finish(&results, &a.outputs)
 }

@@ -63,6 +63,7 @@ impl RunArgs {
 
 /// Runs one plan and writes its reports.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    args.outputs.check()?;
     let outputs = args.outputs.clone();
     let start_at = args.start_at;
     let plan = Plan::build(args.into_input()?, &os::available_cores())?;
@@ -77,7 +78,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         notes.push(wait_until(at, &stop));
     }
     let plan = Arc::new(Plan { notes, ..plan });
+    let reserve = os::FdReserve::hold();
     let results = coordinator::run(plan, stop);
+    drop(reserve);
     super::finish(&results, &outputs)
 }
 

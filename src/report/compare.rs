@@ -206,7 +206,7 @@ pub const CSV_HEAD: [&str; 10] = [
 
 /// One row per target and round; latency of the limit step (limit mode) or of the run.
 pub fn write_csv(c: &Comparison, path: &Path) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_HEAD)?;
     for t in &c.targets {
         for r in &t.rounds {
@@ -233,7 +233,7 @@ pub fn write_csv(c: &Comparison, path: &Path) -> std::io::Result<()> {
             ])?;
         }
     }
-    w.flush()
+    super::file::write_atomically(path, &super::csv::into_bytes(w)?)
 }
 
 /// Every measured point of a target, all rounds together.
@@ -291,7 +291,7 @@ pub fn render_html(c: &Comparison) -> String {
 }
 
 pub fn write_html(c: &Comparison, path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, render_html(c))
+    super::file::write_atomically(path, render_html(c).as_bytes())
 }
 
 #[cfg(test)]

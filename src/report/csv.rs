@@ -36,6 +36,13 @@ pub const STATS_SUFFIX: &str = "_stats.csv";
 pub const HISTORY_SUFFIX: &str = "_stats_history.csv";
 pub const FAILURES_SUFFIX: &str = "_failures.csv";
 pub const EXCEPTIONS_SUFFIX: &str = "_exceptions.csv";
+/// Every file `--csv PREFIX` writes, by suffix.
+pub const SUFFIXES: [&str; 4] = [
+    STATS_SUFFIX,
+    HISTORY_SUFFIX,
+    FAILURES_SUFFIX,
+    EXCEPTIONS_SUFFIX,
+];
 
 /// The name Locust gives the row of every request together.
 pub const AGGREGATED: &str = "Aggregated";
@@ -121,18 +128,22 @@ const SECS_PER_DAY: u64 = 86_400;
 /// with `full_history`, each second's per-row lines come first, as Locust writes them.
 pub fn write(r: &Results, prefix: &Path, full_history: bool) -> io::Result<()> {
     let rows = Rows::of(&r.plan.tasks);
-    write_file(&with_suffix(prefix, STATS_SUFFIX), |w| {
-        write_stats(w, r, &rows)
-    })?;
-    write_file(&with_suffix(prefix, HISTORY_SUFFIX), |w| {
-        write_history(w, r, &rows, full_history)
-    })?;
-    write_file(&with_suffix(prefix, FAILURES_SUFFIX), |w| {
-        write_failures(w, r, &rows)
-    })?;
-    write_file(&with_suffix(prefix, EXCEPTIONS_SUFFIX), |w| {
-        w.write_record(EXCEPTIONS_HEAD)
-    })
+    // Every file is tried; the first failure is returned after the others were written.
+    let results = [
+        write_file(&with_suffix(prefix, STATS_SUFFIX), |w| {
+            write_stats(w, r, &rows)
+        }),
+        write_file(&with_suffix(prefix, HISTORY_SUFFIX), |w| {
+            write_history(w, r, &rows, full_history)
+        }),
+        write_file(&with_suffix(prefix, FAILURES_SUFFIX), |w| {
+            write_failures(w, r, &rows)
+        }),
+        write_file(&with_suffix(prefix, EXCEPTIONS_SUFFIX), |w| {
+            w.write_record(EXCEPTIONS_HEAD)
+        }),
+    ];
+    results.into_iter().collect()
 }
 
 /// `PREFIX` followed by `suffix`, as Locust names its files (no separator added).
@@ -142,16 +153,21 @@ pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-type CsvOut = csv::Writer<std::fs::File>;
+type CsvOut = csv::Writer<Vec<u8>>;
 
-/// Python's csv module ends lines with CRLF; so do Locust's files.
+/// Python's csv module ends lines with CRLF; so do Locust's files. Rendered in memory and
+/// written whole (`report::file`).
 fn write_file(path: &Path, body: impl FnOnce(&mut CsvOut) -> csv::Result<()>) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_path(path)
-        .map_err(io::Error::from)?;
+        .from_writer(Vec::new());
     body(&mut w).map_err(io::Error::from)?;
-    w.flush()
+    super::file::write_atomically(path, &into_bytes(w)?)
+}
+
+/// The bytes an in-memory CSV writer holds.
+pub fn into_bytes(w: csv::Writer<Vec<u8>>) -> io::Result<Vec<u8>> {
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 /// Report rows: plan tasks grouped by (method, name), in Locust's (name, method) order.

@@ -2,7 +2,6 @@
 //! how a model API's throughput and latency move from build to build; `blast report FILE
 //! --markdown` prints the latest runs as a table for a README or a pull request.
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 
@@ -78,22 +77,33 @@ fn run_id(r: &Results) -> String {
 }
 
 /// Appends `r` to the history at `path`, writing the header first into a new or empty file.
+/// The file is rewritten whole (`report::file`): an interrupted append leaves the history as
+/// it was, never a torn last row.
 pub fn append(r: &Results, path: &Path, label: Option<&str>) -> io::Result<()> {
-    let fresh = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
-    if !fresh {
-        check_header(path)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    let mut w = csv::Writer::from_writer(file);
-    if fresh {
+    let mut bytes = existing(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if bytes.is_empty() {
         w.write_record(HEADER)?;
     }
     w.write_record(row(r, label))?;
-    w.flush()
+    bytes.extend(super::csv::into_bytes(w)?);
+    super::file::write_atomically(path, &bytes)
 }
 
-fn check_header(path: &Path) -> io::Result<()> {
-    let mut rd = csv::Reader::from_path(path)?;
+/// The history's bytes so far (none for a new file), refused unless it is a blast history.
+pub fn existing(path: &Path) -> io::Result<Vec<u8>> {
+    let bytes = match std::fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        other => other?,
+    };
+    if !bytes.is_empty() {
+        check_header(path, &bytes)?;
+    }
+    Ok(bytes)
+}
+
+fn check_header(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut rd = csv::Reader::from_reader(bytes);
     let found = rd.headers()?;
     if found.iter().eq(HEADER) {
         Ok(())
@@ -119,9 +129,10 @@ fn as_text(cell: &str) -> &str {
 
 /// The last `last` runs in `path` as a Markdown table, newest first.
 pub fn markdown(path: &Path, last: usize) -> io::Result<String> {
-    check_header(path)?;
+    let bytes = std::fs::read(path)?;
+    check_header(path, &bytes)?;
     let mut rows = Vec::new();
-    for rec in csv::Reader::from_path(path)?.records() {
+    for rec in csv::Reader::from_reader(&bytes[..]).records() {
         rows.push(rec?);
     }
     let mut out = String::from(

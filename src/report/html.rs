@@ -50,7 +50,7 @@ pub fn render(r: &Results) -> String {
 
 /// Writes the report to `path`.
 pub fn write(r: &Results, path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, render(r))
+    super::file::write_atomically(path, render(r).as_bytes())
 }
 
 /// `s` with the characters HTML gives meaning to replaced by references.

@@ -281,12 +281,12 @@ pub fn csv_row(i: usize, s: &Step, is_limit: bool) -> Vec<String> {
 }
 
 pub fn write_csv(o: &Outcome, path: &Path) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_HEAD)?;
     for (i, s) in o.steps.iter().enumerate() {
         w.write_record(csv_row(i, s, o.limit == Some(i)))?;
     }
-    w.flush()
+    super::file::write_atomically(path, &super::csv::into_bytes(w)?)
 }
 
 /// The measured points of a search for the chart: (achieved, p50, p99).
@@ -368,5 +368,5 @@ pub fn render_html(c: &Context, o: &Outcome) -> String {
 }
 
 pub fn write_html(c: &Context, o: &Outcome, path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, render_html(c, o))
+    super::file::write_atomically(path, render_html(c, o).as_bytes())
 }

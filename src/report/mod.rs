@@ -2,6 +2,7 @@
 //! none of them touches the engine.
 pub mod compare;
 pub mod csv;
+pub mod file;
 pub mod history;
 pub mod html;
 pub mod json;
@@ -16,7 +17,7 @@ use hdrhistogram::Histogram;
 /// Writes `value` to `path` as indented JSON with a final newline.
 pub fn write_json_value(value: &serde_json::Value, path: &Path) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n")
+    file::write_atomically(path, (text + "\n").as_bytes())
 }
 
 /// Summary latency figures in microseconds.
