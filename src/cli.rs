@@ -42,6 +42,8 @@ pub enum Command {
     Limit(Box<crate::limit::LimitArgs>),
     /// Run the same load against several targets in turn and compare them side by side.
     Compare(Box<crate::compare::CompareArgs>),
+    /// Serve the live web dashboard: start, watch, edit, stop and download tests from a browser.
+    Ui(Box<crate::web::UiArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -169,6 +171,8 @@ pub struct RunArgs {
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub web: crate::web::WebArgs,
 }
 
 /// "30s", "1m30s", "250ms", or a plain number of seconds.
@@ -198,6 +202,7 @@ pub fn main() -> ExitCode {
         Some(Command::Merge(a)) => run_merge(&a),
         Some(Command::Limit(a)) => crate::limit::run(*a),
         Some(Command::Compare(a)) => crate::compare::run(*a),
+        Some(Command::Ui(a)) => run_ui(*a),
         None => run_load(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -267,7 +272,9 @@ impl RunArgs {
 fn run_load(args: RunArgs) -> Result<ExitCode> {
     let outputs = args.outputs.clone();
     let start_at = args.start_at;
+    let web = args.web.clone();
     let plan = Plan::build(args.into_input()?, &available_cores())?;
+    let dashboard = web.open()?;
     let mut notes = plan.notes.clone();
     notes.extend(raise_fd_limit(plan.load.connections()));
     for note in &notes {
@@ -279,8 +286,26 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
         notes.push(wait_until(at, &stop));
     }
     let plan = Arc::new(Plan { notes, ..plan });
-    let results = coordinator::run(plan.clone(), stop);
+    let results = match &dashboard {
+        Some(d) => {
+            coordinator::run_with_sink(plan.clone(), stop.clone(), Some(d.attach(&plan, stop)))
+        }
+        None => coordinator::run(plan.clone(), stop),
+    };
+    if let Some(d) = &dashboard {
+        d.finish(&results);
+    }
     finish(&results, &outputs)
+}
+
+/// `blast ui`: the dashboard starts runs through the coordinator, like a command-line run.
+fn run_ui(a: crate::web::UiArgs) -> Result<ExitCode> {
+    let launcher = |plan: Arc<Plan>, l: crate::web::Launch| {
+        coordinator::run_with_sink(plan, l.stop, Some(l.sink))
+    };
+    let (settings, ui) = a.setup(available_cores(), Arc::new(launcher))?;
+    crate::web::serve_ui(&settings, ui).context("serving the dashboard")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_report(a: &ReportCmd) -> Result<ExitCode> {

@@ -18,3 +18,4 @@ pub mod serve;
 pub mod shard;
 pub mod stats;
 pub mod target;
+pub mod web;
