@@ -36,7 +36,11 @@ impl Drop for Kill {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn scratch() -> PathBuf {
@@ -77,7 +81,8 @@ fn start_ui(scenarios: &Path, procs: &mut Kill) -> String {
             }
         }
     });
-    rx.recv_timeout(STEP_TIMEOUT).expect("blast ui printed its address")
+    rx.recv_timeout(STEP_TIMEOUT)
+        .expect("blast ui printed its address")
 }
 
 /// Headless Chromium on `url`; the DevTools socket of its page.
@@ -188,7 +193,8 @@ impl Page {
 
     /// Waits until `expr` is true; a page still loading (elements missing) reads as false.
     fn wait_for(&mut self, what: &str, expr: &str) {
-        let guarded = format!("(() => {{ try {{ return !!({expr}); }} catch (e) {{ return false; }} }})()");
+        let guarded =
+            format!("(() => {{ try {{ return !!({expr}); }} catch (e) {{ return false; }} }})()");
         wait_until(what, || (self.eval(&guarded) == json!(true)).then_some(()));
     }
 }
@@ -207,7 +213,10 @@ fn set_fields(page: &mut Page, fields: &[(&str, &str)]) {
 #[test]
 fn the_page_starts_watches_stops_and_downloads_a_run() {
     if !Path::new(CHROMIUM).exists() {
-        assert!(std::env::var_os("CI").is_none(), "{CHROMIUM} missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{CHROMIUM} missing under CI"
+        );
         eprintln!("skipping: {CHROMIUM} not installed (scripts/install-chromium.sh)");
         return;
     }
@@ -215,21 +224,32 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
     let mut procs = Kill(Vec::new());
     let target_port = free_port();
     let server = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{target_port}"), "--threads", "1"])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{target_port}"),
+            "--threads",
+            "1",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start blast serve");
     procs.0.push(server);
-    wait_until("blast serve", || TcpStream::connect(("127.0.0.1", target_port)).ok());
+    wait_until("blast serve", || {
+        TcpStream::connect(("127.0.0.1", target_port)).ok()
+    });
 
     let scenarios = dir.join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();
     let scenario = scenarios.join("markup.toml");
     std::fs::write(
         &scenario,
-        format!("[[task]]\nname = {}\npath = \"/health\"\n", json!(MARKUP_NAME)),
+        format!(
+            "[[task]]\nname = {}\npath = \"/health\"\n",
+            json!(MARKUP_NAME)
+        ),
     )
     .unwrap();
     let ui = start_ui(&scenarios, &mut procs);
@@ -242,7 +262,12 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
     let scenario_name = scenario.display().to_string();
     set_fields(
         &mut page,
-        &[("f-url", &host), ("f-scenario", &scenario_name), ("f-users", "0"), ("f-spawn_rate", "50")],
+        &[
+            ("f-url", &host),
+            ("f-scenario", &scenario_name),
+            ("f-users", "0"),
+            ("f-spawn_rate", "50"),
+        ],
     );
     page.eval("document.getElementById('start-button').click(); true");
     page.wait_for(
@@ -266,9 +291,15 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
         json!(MARKUP_NAME),
         "the task name shows as text"
     );
-    assert_eq!(page.eval("document.querySelectorAll('main img').length"), json!(0));
+    assert_eq!(
+        page.eval("document.querySelectorAll('main img').length"),
+        json!(0)
+    );
     let plan_line = page.eval("document.getElementById('plan').textContent");
-    assert!(plan_line.as_str().unwrap().contains("4 users"), "{plan_line}");
+    assert!(
+        plan_line.as_str().unwrap().contains("4 users"),
+        "{plan_line}"
+    );
     for canvas in ["chart-rps", "chart-latency", "chart-users"] {
         let js = format!("document.querySelectorAll('#{canvas} canvas').length");
         assert_eq!(page.eval(&js), json!(1), "{canvas} drawn");
@@ -291,13 +322,23 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
     eprintln!("screenshot: {} ({} bytes)", shot_path.display(), png.len());
 
     page.eval("document.getElementById('stop').click(); true");
-    page.wait_for("the run to finish", "window.blast.state().phase == 'finished'");
-    assert_eq!(page.eval("document.getElementById('new').hidden"), json!(false));
+    page.wait_for(
+        "the run to finish",
+        "window.blast.state().phase == 'finished'",
+    );
+    assert_eq!(
+        page.eval("document.getElementById('new').hidden"),
+        json!(false)
+    );
 
     let csv = page.eval("fetch('/download/stats.csv').then(r => r.text())");
     let csv = csv.as_str().expect("CSV text");
     let locust = std::fs::read_to_string(LOCUST_STATS).expect("Locust's reference CSV");
-    assert_eq!(csv.lines().next(), locust.lines().next(), "stats header is Locust's");
+    assert_eq!(
+        csv.lines().next(),
+        locust.lines().next(),
+        "stats header is Locust's"
+    );
     assert!(csv.contains(&format!("GET,{MARKUP_NAME},")), "{csv}");
     assert!(csv.contains("\r\n,Aggregated,"), "{csv}");
     drop(procs);
@@ -307,5 +348,7 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
 /// Standard base64 (the screenshot), without a crate of the test's own.
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
 }
