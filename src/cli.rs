@@ -301,6 +301,14 @@ fn run_load(args: RunArgs) -> Result<ExitCode> {
 /// `blast ui`: the dashboard starts runs through the coordinator, like a command-line run.
 fn run_ui(a: crate::web::UiArgs) -> Result<ExitCode> {
     let launcher = |plan: Arc<Plan>, l: crate::web::Launch| {
+        for note in plan
+            .notes
+            .iter()
+            .cloned()
+            .chain(raise_fd_limit(plan.load.connections()))
+        {
+            eprintln!("blast: {note}");
+        }
         coordinator::run_with_sink(plan, l.stop, Some(l.sink))
     };
     let (settings, ui) = a.setup(available_cores(), Arc::new(launcher))?;

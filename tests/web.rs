@@ -459,3 +459,68 @@ fn settle_then_assert_none(launched: &AtomicUsize) {
         "a refused request started a run"
     );
 }
+
+/// `blast URL --web=ADDR`: the page shows the command-line run while it goes, and its Stop
+/// (a same-origin POST with the CSRF token) ends the run early, reported as interrupted.
+#[test]
+fn stop_on_the_page_of_a_command_line_run_ends_it_early() {
+    let serve = blast::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+    };
+    let target_addr = blast::serve::spawn(&serve).expect("built-in target");
+    let web = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let json = std::env::temp_dir().join(format!("blast-web-stop-{}.json", std::process::id()));
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .arg(format!("http://{target_addr}/health"))
+        .args(["-d", "60s", "-u", "2", "-c", "1", "-q", "--json"])
+        .arg(&json)
+        .arg(format!("--web={web}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start blast");
+    let running = || {
+        TcpStream::connect(web).is_ok()
+            && send(web, "GET", "/api/state", &[], "")
+                .body
+                .contains("\"phase\":\"running\"")
+    };
+    wait_for(running);
+    wait_for(|| {
+        send(web, "GET", "/metrics", &[], "")
+            .body
+            .contains("blast_requests_total{")
+    });
+    let token = csrf(web, &[]);
+    let r = send(
+        web,
+        "POST",
+        "/api/stop",
+        &[("Origin", &origin(web)), ("X-CSRF-Token", &token)],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("blast did not stop from the page");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["interrupted"], true);
+    assert!(report["requests"].as_u64().unwrap() > 0);
+}

@@ -155,7 +155,8 @@ impl StartForm {
         )?
         .or(input.pipeline);
         input.duration = duration(&self.duration)?.or(input.duration);
-        input.scenario = self.scenario(choices)?.or(input.scenario);
+        // The form starts out showing the command line's scenario, so its choice (none too) wins.
+        input.scenario = self.scenario(choices)?;
         input.quiet = true;
         let no_end = input.duration.is_none() && input.requests.is_none();
         let mut plan =
