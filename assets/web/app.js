@@ -22,55 +22,14 @@
     return v >= 100 ? Math.round(v).toString() : (Math.round(v * 100) / 100).toString();
   };
 
-  // ---- charts -------------------------------------------------------------------------
-  function markers() {
-    return {
-      hooks: {
-        draw: [(u) => {
-          const ctx = u.ctx;
-          ctx.save();
-          ctx.strokeStyle = "#b06000";
-          ctx.setLineDash([4, 4]);
-          for (const e of edits) {
-            const x = Math.round(u.valToPos(e.t, "x", true));
-            ctx.beginPath();
-            ctx.moveTo(x, u.bbox.top);
-            ctx.lineTo(x, u.bbox.top + u.bbox.height);
-            ctx.stroke();
-          }
-          ctx.restore();
-        }],
-      },
-    };
-  }
+  // ---- charts (assets/web/charts.js, shared with the HTML report) ----------------------
   function chartWidth() {
     return Math.max(600, Math.min(1400, document.body.clientWidth - 60));
   }
-  function makeChart(el, title, series, pick, yLabel) {
-    const opts = {
-      title, width: chartWidth(), height: 260,
-      scales: { x: { time: false } },
-      axes: [{ label: "seconds" }, { label: yLabel, size: 70 }],
-      series: [{ label: "t" }].concat(series),
-      plugins: [markers()],
-    };
-    const u = new uPlot(opts, pick(), el);
-    return { u, pick };
-  }
   function buildCharts() {
     for (const c of charts) c.u.destroy();
-    charts = [
-      makeChart($("chart-rps"), "Total requests per second",
-        [{ label: "req/s", stroke: "#2b7bb9", width: 2 }, { label: "failures/s", stroke: "#d62728", width: 2 }],
-        () => [data[0], data[1], data[2]], "per second"),
-      makeChart($("chart-latency"), "Response times (ms)",
-        [{ label: "p50", stroke: "#2ca02c", width: 2 }, { label: "p95", stroke: "#ff7f0e", width: 2 },
-         { label: "p99", stroke: "#9467bd", width: 2 }],
-        () => [data[0], data[3], data[4], data[5]], "ms"),
-      makeChart($("chart-users"), "Number of users",
-        [{ label: "users", stroke: "#555", width: 2 }],
-        () => [data[0], data[6]], "users"),
-    ];
+    const hosts = { rps: $("chart-rps"), latency: $("chart-latency"), users: $("chart-users") };
+    charts = window.blastCharts.build(hosts, data, chartWidth(), () => edits);
   }
   function redraw() {
     for (const c of charts) c.u.setData(c.pick());
@@ -206,11 +165,11 @@
     b.addEventListener("click", () => {
       for (const o of document.querySelectorAll(".tabs button")) o.classList.toggle("on", o === b);
       for (const t of document.querySelectorAll(".tab")) t.hidden = t.id !== "tab-" + b.dataset.tab;
-      if (b.dataset.tab === "charts") for (const c of charts) c.u.setSize({ width: chartWidth(), height: 260 });
+      if (b.dataset.tab === "charts") for (const c of charts) c.u.setSize({ width: chartWidth(), height: window.blastCharts.HEIGHT });
     });
   }
   window.addEventListener("resize", () => {
-    for (const c of charts) c.u.setSize({ width: chartWidth(), height: 260 });
+    for (const c of charts) c.u.setSize({ width: chartWidth(), height: window.blastCharts.HEIGHT });
   });
 
   // ---- stream -------------------------------------------------------------------------

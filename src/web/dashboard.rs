@@ -283,6 +283,9 @@ impl Shared {
 
     /// "New test": back to the form once the last run is over.
     pub fn reset(&self) -> Result<(), Refused> {
+        if self.ui.is_none() {
+            return Err(refused(404, "form", "this server only watches"));
+        }
         let mut run = self.lock();
         if matches!(run.phase, Phase::Running | Phase::Stopping) {
             return Err(refused(409, "form", "stop the running test first"));

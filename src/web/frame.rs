@@ -6,26 +6,12 @@ use serde_json::{json, Value};
 
 use crate::coordinator::Second;
 use crate::plan::TaskInfo;
+use crate::report::html::interactive;
 use crate::stats::{Merged, TaskStats};
 
 /// Microseconds as milliseconds.
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
-}
-
-/// One chart point: `[t, req/s, failures/s, p50, p95, p99, users]`, latencies in ms (null
-/// when the second had no response).
-pub fn chart_point(s: &Second) -> Value {
-    let p = |q: f64| s.total.percentile(q).map(ms);
-    json!([
-        s.elapsed_s,
-        s.rps(),
-        s.failures_per_s(),
-        p(0.5),
-        p(0.95),
-        p(0.99),
-        s.users
-    ])
 }
 
 /// A statistics row: running figures of `total` and this second's rates.
@@ -99,7 +85,7 @@ pub fn second_frame(s: &Second, totals: &Merged, tasks: &[TaskInfo]) -> Value {
         .map(|(kind, n)| json!({"kind": kind, "count": n}))
         .collect();
     json!({
-        "point": chart_point(s),
+        "point": interactive::chart_point(s),
         "rows": rows,
         "aggregated": aggregated,
         "failures": failures,

@@ -1,10 +1,11 @@
 //! The page and its files, embedded in the binary: the dashboard loads nothing from the
-//! network. uPlot is vendored unchanged from npm in `assets/uplot/` (MIT; see its README).
+//! network. uPlot (vendored unchanged from npm in `assets/uplot/`, MIT) and the chart code are
+//! the HTML report's (`report::html::interactive`), so both draw the same charts.
 const INDEX: &str = include_str!("../../assets/web/index.html");
 const APP_JS: &str = include_str!("../../assets/web/app.js");
+
 const STYLE_CSS: &str = include_str!("../../assets/web/style.css");
-const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("../../assets/uplot/uPlot.min.css");
+use crate::report::html::interactive::{CHARTS_JS, UPLOT_CSS, UPLOT_JS};
 
 /// Where the page reads its CSRF token; replaced when the page is served.
 const CSRF_SLOT: &str = "{{CSRF}}";
@@ -19,6 +20,7 @@ pub fn index(csrf: &str) -> String {
 pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
     Some(match path {
         "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "/charts.js" => ("text/javascript; charset=utf-8", CHARTS_JS),
         "/style.css" => ("text/css; charset=utf-8", STYLE_CSS),
         "/uplot.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
         "/uplot.css" => ("text/css; charset=utf-8", UPLOT_CSS),
