@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use blast::coordinator::{Clock, Results, Second};
 use blast::plan::{Plan, PlanInput};
 use blast::stats::{Merged, Recorder};
-use blast::web::{Dashboard, Launch, Mode, UiSetup, WebSettings};
+use blast::web::{Dashboard, Edit, Launch, LoadControl, Mode, UiSetup, WebSettings};
 
 const TARGET: &str = "http://127.0.0.1:9/x";
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -523,4 +523,90 @@ fn stop_on_the_page_of_a_command_line_run_ends_it_early() {
     let _ = std::fs::remove_file(&json);
     assert_eq!(report["interrupted"], true);
     assert!(report["requests"].as_u64().unwrap() > 0);
+}
+
+/// A `LoadControl` that records what it is asked and refuses rates.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<Edit>>);
+
+impl LoadControl for Recording {
+    fn apply(&self, edit: &Edit) -> Result<(), String> {
+        match edit {
+            Edit::Rate { .. } => Err("this run is closed-model: set users".into()),
+            e => {
+                self.0.lock().unwrap().push(e.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The edit endpoint forwards to the run's `LoadControl` once the launcher offers one, logs
+/// each applied change with its second, and shows the control's refusal on the field.
+#[test]
+fn edits_go_to_the_runs_load_control_and_are_logged() {
+    let control = Arc::new(Recording::default());
+    let offered = control.clone();
+    let launcher = move |plan: Arc<Plan>, l: Launch| {
+        l.control.set(offered.clone());
+        let end = Instant::now() + IO_TIMEOUT;
+        while !l.stop.load(Ordering::SeqCst) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        empty_results(&plan)
+    };
+    let ui = UiSetup {
+        base: PlanInput::default(),
+        scenarios: Vec::new(),
+        cores: vec![0],
+        launcher: Arc::new(launcher),
+    };
+    let settings = WebSettings::new("127.0.0.1:0".parse().unwrap(), None);
+    let d = Dashboard::serve(&settings, Mode::Ui, Some(ui)).unwrap();
+    let addr = d.addr();
+    let token = csrf(addr, &[]);
+    let h = [("Origin", origin(addr)), ("X-CSRF-Token", token)];
+    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(
+        send(addr, "POST", "/api/edit", &h, r#"{"users":"3"}"#).status,
+        409,
+        "nothing runs yet"
+    );
+    assert_eq!(
+        send(addr, "POST", "/api/start", &h, &start_body()).status,
+        200
+    );
+    wait_for(|| {
+        send(addr, "GET", "/api/state", &[], "")
+            .body
+            .contains("\"editable\":true")
+    });
+
+    let r = send(
+        addr,
+        "POST",
+        "/api/edit",
+        &h,
+        r#"{"users":"3","spawn_rate":"2"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(addr, "POST", "/api/edit", &h, r#"{"rate":"100"}"#);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("closed-model"), "{}", r.body);
+    let r = send(addr, "POST", "/api/edit", &h, r#"{"users":"0"}"#);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("\"field\":\"users\""), "{}", r.body);
+    assert_eq!(
+        *control.0.lock().unwrap(),
+        vec![Edit::Users {
+            users: 3,
+            spawn_rate: Some(2.0)
+        }],
+        "only the valid, accepted edit reached the engine"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&send(addr, "GET", "/api/state", &[], "").body).unwrap();
+    assert_eq!(state["edits"][0]["what"], "users → 3 at 2/s");
+    assert_eq!(state["edits"].as_array().unwrap().len(), 1);
+    assert_eq!(send(addr, "POST", "/api/stop", &h, "").status, 200);
 }

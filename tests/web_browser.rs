@@ -21,6 +21,9 @@ const LOCUST_STATS: &str = concat!(
 /// Longest wait for any one thing (a process to listen, the page to change).
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
+/// Redrawing the three charts at 1,800 points takes a few ms; this bound leaves room for a
+/// loaded CI machine while still catching a page that slows down with run length.
+const MAX_REDRAW_MS: f64 = 250.0;
 const MARKUP_NAME: &str = "<img src=x onerror=alert(1)>";
 
 /// Child processes killed when the test ends, however it ends.
@@ -330,6 +333,21 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
         page.eval("document.getElementById('new').hidden"),
         json!(false)
     );
+
+    // A 30-minute run's 1,800 points (and more) redraw in a blink: uPlot draws in a microtask
+    // after setData, so the time is taken once the following timer fires.
+    let redraw_ms = page.eval(
+        "(() => { const d = window.blast.data; for (let i = 0; i < 1800; i++) { d[0].push(10 + i); \
+         for (let k = 1; k < 7; k++) d[k].push(50 + 40 * Math.sin(i / 30 + k)); } \
+         const t0 = performance.now(); window.blast.redraw(); \
+         return new Promise((done) => setTimeout(() => done(performance.now() - t0), 0)); })()",
+    );
+    let redraw_ms = redraw_ms.as_f64().expect("a time");
+    assert!(
+        redraw_ms < MAX_REDRAW_MS,
+        "1,800-point redraw took {redraw_ms} ms"
+    );
+    eprintln!("1,800-point redraw of three charts: {redraw_ms:.1} ms");
 
     let csv = page.eval("fetch('/download/stats.csv').then(r => r.text())");
     let csv = csv.as_str().expect("CSV text");

@@ -189,5 +189,5 @@
   es.onerror = () => { $("phase").textContent = "disconnected"; };
 
   // For tests and the curious: what the charts hold.
-  window.blast = { data, edits: () => edits, state: () => state };
+  window.blast = { data, edits: () => edits, state: () => state, redraw };
 })();

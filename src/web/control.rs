@@ -4,8 +4,13 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::coordinator::{Results, SecondSink};
+use crate::coordinator::{Results, Second};
 use crate::plan::Plan;
+use crate::stats::Merged;
+
+/// What the coordinator calls with each closed second and the run's totals so far: the
+/// same type as `coordinator::SecondSink`, spelled out so this module needs only plain data.
+pub type Sink = Box<dyn FnMut(&Second, &Merged) + Send>;
 
 /// A change to a running test, as the page asks for it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -58,7 +63,7 @@ impl ControlSlot {
 /// its control.
 pub struct Launch {
     pub stop: Arc<AtomicBool>,
-    pub sink: SecondSink,
+    pub sink: Sink,
     pub control: ControlSlot,
 }
 

@@ -8,13 +8,13 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
-use super::control::{ControlSlot, Edit, Launch, Launcher};
+use super::control::{ControlSlot, Edit, Launch, Launcher, Sink};
 use super::form::{ScenarioChoice, StartForm};
 use super::frame;
 use super::metrics::Metrics;
 use super::security::Guard;
 use super::stream::{event, Hub, Queue};
-use crate::coordinator::{Results, Second, SecondSink};
+use crate::coordinator::{Results, Second};
 use crate::plan::{Plan, PlanInfo, PlanInput};
 use crate::stats::Merged;
 
@@ -171,7 +171,7 @@ impl Shared {
         plan: &Plan,
         stop: Arc<AtomicBool>,
         control: ControlSlot,
-    ) -> SecondSink {
+    ) -> Sink {
         let info = plan.info();
         {
             let mut run = self.lock();

@@ -29,11 +29,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub use args::{UiArgs, WebArgs, DEFAULT_ADDR};
-pub use control::{ControlSlot, Edit, Launch, Launcher, LoadControl};
+pub use control::{ControlSlot, Edit, Launch, Launcher, LoadControl, Sink};
 pub use dashboard::{Mode, Phase, UiSetup};
 pub use form::{scenario_choices, ScenarioChoice, StartForm};
 
-use crate::coordinator::{Results, SecondSink};
+use crate::coordinator::Results;
 use crate::plan::Plan;
 use dashboard::Shared;
 use security::Guard;
@@ -93,7 +93,7 @@ impl Dashboard {
     }
 
     /// Shows a command-line run: the sink to hand the coordinator (`run_with_sink`).
-    pub fn attach(&self, plan: &Plan, stop: Arc<AtomicBool>) -> SecondSink {
+    pub fn attach(&self, plan: &Plan, stop: Arc<AtomicBool>) -> Sink {
         self.shared.begin(plan, stop, ControlSlot::default())
     }
 
