@@ -93,6 +93,9 @@ pub(crate) fn refuse_run_only_flags(a: &RunArgs, command: &str, allow_fixed: boo
         ("--history", a.outputs.history.is_some()),
         ("--shard", a.shard.is_some()),
         ("--start-at", a.start_at.is_some()),
+        // The dashboard shows plain runs only, for now (issue 11).
+        ("--web", a.web.web.is_some()),
+        ("--metrics-only", a.web.metrics_only),
     ];
     match used.iter().find(|(_, on)| *on) {
         Some((flag, _)) => bail!("{flag} does not apply to blast {command}"),

@@ -110,3 +110,19 @@ pub fn serve_ui(settings: &WebSettings, ui: UiSetup) -> io::Result<()> {
         std::thread::park();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beyond_loopback_a_token_is_always_required() {
+        let open = WebSettings::new("0.0.0.0:8089".parse().unwrap(), None);
+        let token = open.token.expect("a generated token");
+        assert_eq!(token.len(), 2 * security::TOKEN_BYTES);
+        let given = WebSettings::new("10.0.0.1:8089".parse().unwrap(), Some("t".into()));
+        assert_eq!(given.token.as_deref(), Some("t"));
+        let local = WebSettings::new("127.0.0.1:8089".parse().unwrap(), None);
+        assert_eq!(local.token, None, "loopback alone needs none");
+    }
+}
