@@ -19,6 +19,11 @@ use blast::web::{Dashboard, Edit, Launch, LoadControl, Mode, UiSetup, WebSetting
 const TARGET: &str = "http://127.0.0.1:9/x";
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const PROMTOOL: &str = "/usr/bin/promtool";
+/// Size of each stream event in the hung-browser test, and how many are published.
+const EVENT_BYTES: usize = 4_000;
+const SECONDS_PUBLISHED: usize = 300;
+/// The hung browser's receive buffer: small, so the server's writes block soon.
+const HUNG_RECEIVE_BUFFER: usize = 4_096;
 
 /// A `blast ui` server whose launcher counts launches and returns an empty result at once.
 fn ui_server(token: Option<&str>) -> (Dashboard, Arc<AtomicUsize>) {
@@ -339,34 +344,41 @@ fn plan_and_second() -> (Plan, Vec<(Second, Merged)>) {
     (plan, seconds)
 }
 
+/// A browser that asks for the stream and never reads, with a small receive buffer.
+fn hung_browser(addr: SocketAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(HUNG_RECEIVE_BUFFER).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut s: TcpStream = socket.into();
+    let req = format!(
+        "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        addr.port()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    s
+}
+
 #[test]
 fn a_hung_browser_never_slows_the_sink() {
     let settings = WebSettings::new("127.0.0.1:0".parse().unwrap(), None);
     let d = Dashboard::serve(&settings, Mode::Watch, None).unwrap();
-    let (plan, seconds) = plan_and_second();
+    let (mut plan, seconds) = plan_and_second();
+    // Events of a few KB, to browsers whose sockets take a few KB: their queues fill at once.
+    plan.tasks[0].name = "x".repeat(EVENT_BYTES);
     let mut sink = d.attach(&plan, Arc::new(AtomicBool::new(false)));
     // Three browsers that open the stream and never read a byte.
-    let hung: Vec<TcpStream> = (0..3)
-        .map(|_| {
-            let mut s = TcpStream::connect(d.addr()).unwrap();
-            let req = format!(
-                "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
-                d.addr().port()
-            );
-            s.write_all(req.as_bytes()).unwrap();
-            s
-        })
-        .collect();
+    let hung: Vec<TcpStream> = (0..3).map(|_| hung_browser(d.addr())).collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut slowest = Duration::ZERO;
     let (second, totals) = &seconds[2];
-    for _ in 0..3000 {
+    for _ in 0..SECONDS_PUBLISHED {
         let t = Instant::now();
         sink(second, totals);
         slowest = slowest.max(t.elapsed());
     }
-    // Thousands of events of a few KB fill every socket buffer long before the end; a sink
-    // that waited on a browser would stall here for the write timeout (10 s).
+    // Far more than the browsers' sockets hold; a sink that waited on a browser would stall
+    // here (for the write timeout, 10 s).
     assert!(
         slowest < Duration::from_millis(500),
         "a sink call took {slowest:?}"
