@@ -220,6 +220,16 @@ fn limit_refuses_flags_of_the_plain_run() {
         .expect("blast runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate does not apply"));
+    // The dashboard shows plain runs only (issue 11): refused, not silently ignored.
+    for flag in ["--web", "--metrics-only"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args(["limit", "http://127.0.0.1:9/", flag])
+            .output()
+            .expect("blast runs");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(said.contains(&format!("{flag} does not apply")), "{said}");
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_blast"))
         .args(["limit", "http://127.0.0.1:9/", "--slo", "rps>5"])
         .output()
