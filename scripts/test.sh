@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need, then runs cargo test.
-#   - Debian's chromium renders the HTML report (tests/html.rs);
+#   - Debian's chromium renders the HTML report (tests/html.rs) and drives the dashboard (tests/web_browser.rs);
+#   - Debian's prometheus package lints and scrapes /metrics (tests/web.rs);
 #   - the Python model-API servers (scripts/model-api/) are what tests/model_api.rs loads.
 # Both installs are idempotent and take seconds once done. Arguments go to cargo test:
 #   scripts/test.sh --test model_api
@@ -8,5 +9,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/install-chromium.sh
+scripts/install-prometheus.sh
 scripts/model-api/setup.sh
 exec cargo test "$@"

@@ -37,6 +37,16 @@ pub fn driver_names(drivers: &[DriverUsed]) -> String {
 
 /// Runs `plan` to completion; `stop` may be set at any time (Ctrl-C) to end it early.
 pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> Results {
+    run_with_sink(plan, stop, None)
+}
+
+/// Web dashboard hook (issue 11): called on the coordinator thread with each closed second
+/// and the run's totals so far. It must return quickly; the dashboard only copies figures
+/// and queues them for its own thread.
+pub type SecondSink = Box<dyn FnMut(&Second, &Merged) + Send>;
+
+/// `run`, handing each second to `sink` as well as to the live view.
+pub fn run_with_sink(plan: Arc<Plan>, stop: Arc<AtomicBool>, sink: Option<SecondSink>) -> Results {
     let (tx, rx) = bounded(plan.workers * SNAPSHOTS_QUEUED_PER_WORKER);
     let start = Instant::now();
     let started_at = SystemTime::now();
@@ -56,6 +66,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> Results {
         .collect();
     drop(tx);
     let mut c = Collector::new(plan.clone(), start, started_at);
+    c.sink = sink;
     c.collect(&rx, &stop);
     // Join every worker that has finished, so its sockets are closed before reports are
     // written (a run that used every descriptor must still be able to open a file). A
@@ -84,6 +95,8 @@ struct Collector {
     timeline: Vec<Second>,
     live: Live,
     ended: Option<Instant>,
+    /// Web dashboard hook (issue 11): sees every second after the live view.
+    sink: Option<SecondSink>,
 }
 
 impl Collector {
@@ -100,6 +113,7 @@ impl Collector {
             done: vec![false; plan.workers],
             timeline: Vec::new(),
             ended: None,
+            sink: None,
             plan,
             start,
             started_at,
@@ -195,6 +209,9 @@ impl Collector {
         };
         let second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
         self.live.show(&second, self.plan.duration);
+        if let Some(sink) = &mut self.sink {
+            sink(&second, &self.totals);
+        }
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());
     }

@@ -7,7 +7,7 @@
 //! `tests/layers.rs`; README, "Architecture"):
 //!
 //! - commands: [`cmd`]
-//! - outputs: [`report`]
+//! - outputs: [`report`], [`web`] (the live dashboard and /metrics)
 //! - studies (runs of several plans, or of saved results): [`limit`], [`compare`],
 //!   [`runner`], [`merge`]
 //! - run time: [`coordinator`], [`live`]
@@ -37,3 +37,4 @@ pub mod shard;
 pub mod stats;
 pub mod target;
 pub mod units;
+pub mod web;

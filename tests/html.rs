@@ -159,7 +159,12 @@ fn strings_from_the_run_are_escaped() {
 #[test]
 fn report_loads_nothing_from_the_network() {
     let page = html::render(&results(SECONDS));
-    let allowed = ["127.0.0.1:9/x", "www.w3.org/2000/svg"];
+    // The vendored uPlot names its home in its licence comment; it is not loaded.
+    let allowed = [
+        "127.0.0.1:9/x",
+        "www.w3.org/2000/svg",
+        "github.com/leeoniya/uPlot (v",
+    ];
     for scheme in ["http://", "https://"] {
         for (at, _) in page.match_indices(scheme) {
             let rest = &page[at + scheme.len()..];
@@ -170,9 +175,15 @@ fn report_loads_nothing_from_the_network() {
             );
         }
     }
-    for banned in [
-        "<script", "<link", "<img", "<iframe", "src=", "@import", "url(",
-    ] {
+    // Scripts are inline only (uPlot and the chart code): none is fetched.
+    for (at, _) in page.match_indices("<script") {
+        let tag = &page[at..at + page[at..].find('>').expect("closed tag") + 1];
+        assert!(
+            tag == "<script>" || tag == "<script type=\"application/json\" id=\"blast-points\">",
+            "script tag {tag}"
+        );
+    }
+    for banned in ["<link", "<img", "<iframe", "src=", "@import", "url("] {
         assert!(
             !page.contains(banned),
             "external-resource construct {banned}"
@@ -202,8 +213,8 @@ fn write_puts_the_rendered_page_in_the_file() {
 }
 
 /// Headless Chromium renders the page: a screenshot with content, and a DOM with the charts
-/// and the escaped name as text. The page has no script, so the console check is trivially
-/// true today; it guards against a script (and its errors) being added.
+/// (the SVGs, and uPlot's canvases for the three over-time ones) and the escaped name as
+/// text, with no console message or script error.
 #[test]
 fn chromium_renders_the_report() {
     if !Path::new(CHROMIUM).exists() {
@@ -245,6 +256,11 @@ fn chromium_renders_the_report() {
     assert!(out.status.success(), "dump-dom failed: {}", stderr(&out));
     let dom = String::from_utf8_lossy(&out.stdout);
     assert_eq!(dom.matches("<svg").count(), 4, "four charts in the DOM");
+    assert_eq!(
+        dom.matches("<canvas").count(),
+        3,
+        "uPlot drew the three over-time charts"
+    );
     assert!(
         dom.contains("&lt;b&gt;&amp;x"),
         "name stays text in the DOM"

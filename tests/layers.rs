@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("entry", &["main"]),
     ("commands", &["cmd"]),
-    ("outputs", &["report"]),
+    ("outputs", &["report", "web"]),
     ("studies", &["limit", "compare", "merge", "runner"]),
     ("run time", &["coordinator", "live"]),
     ("engine", &["engine"]),

@@ -10,6 +10,7 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod shell;
+pub mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,6 +65,8 @@ pub enum Command {
     Limit(Box<limit::LimitArgs>),
     /// Run the same load against several targets in turn and compare them side by side.
     Compare(Box<compare::CompareArgs>),
+    /// Serve the live web dashboard: start, watch, edit, stop and download tests from a browser.
+    Ui(Box<ui::UiArgs>),
     /// Print a shell completion script: blast completions bash > /etc/bash_completion.d/blast
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff): blast man > blast.1
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Some(Command::Merge(a)) => merge::run(&a),
         Some(Command::Limit(a)) => limit::run(*a),
         Some(Command::Compare(a)) => compare::run(*a),
+        Some(Command::Ui(a)) => ui::run(*a),
         Some(Command::Completions(a)) => shell::completions(&a),
         Some(Command::Man) => shell::man(),
         None => run::run(cli.run),

@@ -45,6 +45,8 @@ pub struct RunArgs {
     pub start_at: Option<SystemTime>,
     #[command(flatten)]
     pub outputs: ReportArgs,
+    #[command(flatten)]
+    pub web: super::ui::WebArgs,
 }
 
 impl RunArgs {
@@ -66,7 +68,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     args.outputs.check()?;
     let outputs = args.outputs.clone();
     let start_at = args.start_at;
+    let web = args.web.clone();
     let plan = Plan::build(args.into_input()?, &os::available_cores())?;
+    let dashboard = web.open()?;
     let mut notes = plan.notes.clone();
     notes.extend(os::raise_fd_limit(plan.load.connections()));
     for note in &notes {
@@ -79,8 +83,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let plan = Arc::new(Plan { notes, ..plan });
     let reserve = os::FdReserve::hold();
-    let results = coordinator::run(plan, stop);
+    let sink = dashboard.as_ref().map(|d| d.attach(&plan, stop.clone()));
+    let results = coordinator::run_with_sink(plan, stop, sink);
     drop(reserve);
+    if let Some(d) = &dashboard {
+        d.finish(&results);
+    }
     super::finish(&results, &outputs)
 }
 

@@ -1,7 +1,9 @@
 //! `--html FILE`: the run as one self-contained page (plan, summary, per-task table, failures
-//! and charts). Styles and SVG charts are inline and there is no script, so the file opens
-//! offline and shows the same everywhere. Every string from the plan or the run is escaped.
+//! and charts). Styles, SVG charts and the uPlot charts that replace the over-time ones
+//! (`interactive`, the dashboard's chart code) are inline, so the file opens offline and loads
+//! nothing. Every string from the plan or the run is escaped.
 pub(crate) mod charts;
+pub mod interactive;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,7 +46,9 @@ pub fn render(r: &Results) -> String {
     tasks_section(&mut out, r);
     failures_section(&mut out, r);
     charts_section(&mut out, r);
-    out.push_str("</main></body></html>\n");
+    out.push_str("</main>\n");
+    interactive::scripts(&mut out, &r.timeline);
+    out.push_str("</body></html>\n");
     out
 }
 
