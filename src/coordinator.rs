@@ -8,11 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
+use crate::engine::steer::Steering;
 use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
 use crate::plan::Plan;
-use crate::results::{Clock, Results, Second};
+use crate::results::{Change, Clock, Results, Second};
 use crate::stats::{Merged, Snapshot};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
@@ -37,25 +38,38 @@ pub fn driver_names(drivers: &[DriverUsed]) -> String {
 
 /// Runs `plan` to completion; `stop` may be set at any time (Ctrl-C) to end it early.
 pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> Results {
-    run_with_sink(plan, stop, None)
+    run_with(plan, stop, Hooks::default())
 }
 
-/// Web dashboard hook (issue 11): called on the coordinator thread with each closed second
-/// and the run's totals so far. It must return quickly; the dashboard only copies figures
-/// and queues them for its own thread.
+/// Called on the coordinator thread with each closed second and the run's totals so far
+/// (the web dashboard). It must return quickly; the dashboard only copies figures and
+/// queues them for its own thread.
 pub type SecondSink = Box<dyn FnMut(&Second, &Merged) + Send>;
 
-/// `run`, handing each second to `sink` as well as to the live view.
-pub fn run_with_sink(plan: Arc<Plan>, stop: Arc<AtomicBool>, sink: Option<SecondSink>) -> Results {
+/// What else may watch or steer a run besides the live view.
+#[derive(Default)]
+pub struct Hooks {
+    /// Sees every closed second.
+    pub sink: Option<SecondSink>,
+    /// Carries edits of the running test to the workers; its log ends up in the results.
+    pub steering: Option<Arc<Steering>>,
+}
+
+/// `run`, with a sink for each second and steering for edits.
+pub fn run_with(plan: Arc<Plan>, stop: Arc<AtomicBool>, hooks: Hooks) -> Results {
     let (tx, rx) = bounded(plan.workers * SNAPSHOTS_QUEUED_PER_WORKER);
     let start = Instant::now();
     let started_at = SystemTime::now();
+    if let Some(s) = &hooks.steering {
+        s.started(start);
+    }
     let threads: Vec<_> = (0..plan.workers)
         .map(|index| {
             let link = Link {
                 events: tx.clone(),
                 stop: stop.clone(),
                 start,
+                steering: hooks.steering.clone(),
             };
             let plan = plan.clone();
             thread::Builder::new()
@@ -66,7 +80,7 @@ pub fn run_with_sink(plan: Arc<Plan>, stop: Arc<AtomicBool>, sink: Option<Second
         .collect();
     drop(tx);
     let mut c = Collector::new(plan.clone(), start, started_at);
-    c.sink = sink;
+    c.sink = hooks.sink;
     c.collect(&rx, &stop);
     // Join every worker that has finished, so its sockets are closed before reports are
     // written (a run that used every descriptor must still be able to open a file). A
@@ -76,7 +90,8 @@ pub fn run_with_sink(plan: Arc<Plan>, stop: Arc<AtomicBool>, sink: Option<Second
             let _ = t.join();
         }
     }
-    c.finish(stop.load(Ordering::Relaxed))
+    let changes = hooks.steering.map_or_else(Vec::new, |s| s.changes());
+    c.finish(stop.load(Ordering::Relaxed), changes)
 }
 
 /// The coordinator's running state.
@@ -216,7 +231,7 @@ impl Collector {
         self.interval = Merged::new(self.plan.tasks.len());
     }
 
-    fn finish(self, interrupted: bool) -> Results {
+    fn finish(self, interrupted: bool, changes: Vec<(f64, String)>) -> Results {
         let ended = self.ended.unwrap_or_else(Instant::now);
         Results {
             elapsed: ended.duration_since(self.start),
@@ -227,6 +242,10 @@ impl Collector {
             worker_failures: self.failures,
             timeline: self.timeline,
             interrupted,
+            changes: changes
+                .into_iter()
+                .map(|(elapsed_s, what)| Change { elapsed_s, what })
+                .collect(),
         }
     }
 }

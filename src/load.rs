@@ -76,6 +76,30 @@ impl Ramp {
         from
     }
 
+    /// This ramp up to `at` seconds, then a linear move from its level there to `level`
+    /// over `over` seconds (at once when 0), held from then on: a running test's edit.
+    /// Everything before `at` is unchanged, so a schedule built on it keeps every request
+    /// already due.
+    pub fn edited(&self, at: f64, level: f64, over: f64) -> Ramp {
+        let mut steps = Vec::with_capacity(self.steps.len() + 2);
+        let mut t0 = 0.0;
+        for &(len, to) in &self.steps {
+            if t0 + len > at {
+                break;
+            }
+            steps.push((len, to));
+            t0 += len;
+        }
+        if at > t0 {
+            steps.push((at - t0, self.at(at)));
+        }
+        steps.push((over.max(0.0), level));
+        Ramp {
+            initial: self.initial,
+            steps,
+        }
+    }
+
     /// Total length of the steps, if there are any.
     pub fn length(&self) -> Option<Duration> {
         (!self.steps.is_empty())
@@ -189,6 +213,15 @@ impl Pacer {
             offset: index,
             stride: workers.max(1),
         }
+    }
+
+    /// Follows `ramp` from now on. `ramp` must agree with the current one up to the present
+    /// (as [`Ramp::edited`] makes it), so the requests already handed out stay in place and
+    /// those still due keep their times; the rest follow the new level.
+    pub fn retarget(&mut self, ramp: &Ramp) {
+        self.pieces = ramp.pieces();
+        self.piece = 0;
+        self.before = 0.0;
     }
 
     /// The intended time of the next request, None when the schedule has no more.
@@ -321,6 +354,38 @@ mod tests {
         assert_eq!(r.peak(), 100.0);
         assert_eq!(r.length(), Some(Duration::from_secs(20)));
         assert_eq!(Ramp::constant(7.0).at(1e9), 7.0);
+    }
+
+    #[test]
+    fn an_edited_ramp_keeps_its_past_and_moves_to_the_new_level() {
+        let r = Ramp::stages(0.0, &[(Duration::from_secs(10), 100.0)]);
+        let e = r.edited(5.0, 20.0, 2.0);
+        assert_eq!(e.at(2.5), 25.0, "the past is unchanged");
+        assert_eq!(e.at(5.0), 50.0);
+        assert_eq!(e.at(6.0), 35.0, "halfway from 50 to 20");
+        assert_eq!(e.at(7.0), 20.0);
+        assert_eq!(e.at(1e6), 20.0, "held");
+        let now = Ramp::constant(10.0).edited(3.0, 40.0, 0.0);
+        assert_eq!((now.at(2.9), now.at(3.0), now.at(99.0)), (10.0, 40.0, 40.0));
+    }
+
+    #[test]
+    fn a_retargeted_pacer_keeps_what_was_due_and_follows_the_new_rate() {
+        let t0 = Instant::now();
+        let ramp = Ramp::constant(10.0);
+        let mut p = Pacer::with_ramp(t0, &ramp);
+        for _ in 0..5 {
+            p.take();
+        }
+        // At 1 s the rate goes to 100/s: requests 5..9 were due before it, at 100 ms apart.
+        p.retarget(&ramp.edited(1.0, 100.0, 0.0));
+        let times: Vec<f64> = (0..10)
+            .map(|_| (p.take().unwrap() - t0).as_secs_f64())
+            .collect();
+        let want = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.01, 1.02, 1.03, 1.04];
+        for (got, want) in times.iter().zip(want) {
+            assert!((got - want).abs() < 1e-9, "{times:?}");
+        }
     }
 
     #[test]

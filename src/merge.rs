@@ -76,6 +76,7 @@ pub fn merge(shards: Vec<Results>, names: &[PathBuf]) -> Result<MergedRun, Merge
         worker_failures: labelled(&shards, names, |r| &r.worker_failures),
         timeline: timeline(&shards, started_at).map_err(MergeError::Histogram)?,
         interrupted: shards.iter().any(|r| r.interrupted),
+        changes: Vec::new(),
         totals,
     };
     Ok(MergedRun { results, warnings })

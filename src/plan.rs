@@ -282,6 +282,28 @@ impl Plan {
         }
     }
 
+    /// The run's level over time: users (closed model, the spawn rate included) or total
+    /// requests/s (open model). Steering a running test edits a copy of it.
+    pub fn level_ramp(&self) -> Ramp {
+        if let Some(r) = &self.ramp {
+            return r.clone();
+        }
+        match (self.load.clone(), self.spawn_rate) {
+            (Load::Open { rate, .. }, _) => Ramp::constant(rate),
+            (Load::Closed { users }, Some(r)) => Ramp::stages(
+                0.0,
+                &[(Duration::from_secs_f64(users as f64 / r), users as f64)],
+            ),
+            (Load::Closed { users }, None) => Ramp::constant(users as f64),
+        }
+    }
+
+    /// Users worker `index` runs when the run-wide level is `level` (users interleave
+    /// across workers, as `global_user` numbers them).
+    pub fn users_on_worker(&self, index: usize, level: u64) -> u64 {
+        split(level, self.workers as u64, index as u64)
+    }
+
     /// Worker `index` of `workers`' turns on this process's open-model schedule.
     fn schedule(&self, index: u64, workers: u64) -> Option<Schedule> {
         let Load::Open { rate, .. } = self.load else {

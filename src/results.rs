@@ -117,6 +117,17 @@ pub struct Results {
     pub timeline: Vec<Second>,
     /// Stopped early by Ctrl-C.
     pub interrupted: bool,
+    /// Edits of the running test (from the dashboard), in order.
+    pub changes: Vec<Change>,
+}
+
+/// One edit of a running test: when, and what changed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// Seconds into the run.
+    pub elapsed_s: f64,
+    /// What changed, as the page and the report say it (`users -> 50 at 10/s`).
+    pub what: String,
 }
 
 /// A report row: requests of one method and name.

@@ -146,6 +146,7 @@ fn results() -> Results {
         worker_failures: Vec::new(),
         timeline,
         interrupted: false,
+        changes: Vec::new(),
     }
 }
 

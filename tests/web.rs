@@ -54,6 +54,7 @@ fn empty_results(plan: &Plan) -> Results {
         worker_failures: Vec::new(),
         timeline: Vec::new(),
         interrupted: false,
+        changes: Vec::new(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The dashboard end to end, as a person uses it: `blast ui` in front of `blast serve` on
 //! loopback, driven by headless Chromium over the DevTools protocol. The page refuses a bad
 //! field with the CLI's message, starts a scenario whose task name is markup (shown as text),
-//! draws at least 3 seconds of chart points and table rows, refuses an edit while the engine
-//! offers no `LoadControl`, stops, and serves a stats CSV whose header is Locust's.
+//! draws at least 3 seconds of chart points and table rows, refuses an edit the run's model
+//! cannot take, applies one it can (the users series follows), stops, and serves a stats CSV
+//! whose header is Locust's.
 //! Skipped where Chromium is missing, except under CI (`scripts/install-chromium.sh`).
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -308,12 +309,20 @@ fn the_page_starts_watches_stops_and_downloads_a_run() {
         assert_eq!(page.eval(&js), json!(1), "{canvas} drawn");
     }
 
-    // Editing needs the engine's LoadControl; until it is wired the page says so.
-    set_fields(&mut page, &[("e-users", "2")]);
+    // A rate is refused for a closed-model run, with the engine's reason next to the form.
+    set_fields(&mut page, &[("e-rate", "100")]);
     page.eval("document.getElementById('edit-button').click(); true");
     page.wait_for(
         "the edit refusal",
-        "document.getElementById('err-edit').textContent.includes('LoadControl')",
+        "document.getElementById('err-edit').textContent.includes('closed-model')",
+    );
+    // Edit the running test: the workers take the new level within a second, the users
+    // series follows, and the change is marked.
+    set_fields(&mut page, &[("e-rate", ""), ("e-users", "2")]);
+    page.eval("document.getElementById('edit-button').click(); true");
+    page.wait_for(
+        "the users series to move to the edit",
+        "window.blast.data[6][window.blast.data[6].length - 1] == 2 && window.blast.edits().length == 1",
     );
 
     page.eval("document.querySelector('[data-tab=charts]').click(); true");

@@ -84,7 +84,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plan = Arc::new(Plan { notes, ..plan });
     let reserve = os::FdReserve::hold();
     let sink = dashboard.as_ref().map(|d| d.attach(&plan, stop.clone()));
-    let results = coordinator::run_with_sink(plan, stop, sink);
+    let hooks = coordinator::Hooks {
+        sink,
+        steering: None,
+    };
+    let results = coordinator::run_with(plan, stop, hooks);
     drop(reserve);
     if let Some(d) = &dashboard {
         d.finish(&results);

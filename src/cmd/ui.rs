@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::engine::steer::Steering;
 use crate::os::DriverChoice;
 use crate::plan::PlanInput;
 use crate::scenario;
@@ -148,7 +149,14 @@ pub fn run(a: UiArgs) -> anyhow::Result<ExitCode> {
         for note in plan.notes.iter().chain(&fd_note) {
             eprintln!("blast: {note}");
         }
-        coordinator::run_with_sink(plan, l.stop, Some(l.sink))
+        // Edits from the page become new levels on this run's ramp.
+        let steering = Arc::new(Steering::new(&plan));
+        l.control.set(steering.clone());
+        let hooks = coordinator::Hooks {
+            sink: Some(l.sink),
+            steering: Some(steering),
+        };
+        coordinator::run_with(plan, l.stop, hooks)
     };
     let (settings, ui) = a.setup(os::available_cores(), Arc::new(launcher))?;
     crate::web::serve_ui(&settings, ui).context("serving the dashboard")?;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::source::Source;
-use crate::load::{Load, Pacer};
+use crate::load::{Load, Pacer, Ramp};
 use crate::plan::{Plan, Share};
 use crate::stats::{Recorder, Snapshot};
 
@@ -39,6 +39,10 @@ pub struct Shared {
     stop_wakers: RefCell<Vec<Option<Waker>>>,
     /// Requests this worker may still send (`--requests`), or None for no limit.
     budget: Cell<Option<u64>>,
+    /// Closed model: the users level over run time (the plan's stages, or a steered level).
+    level: RefCell<Option<Ramp>>,
+    /// User tasks started on this worker (the plan's share, more after a steered increase).
+    pub spawned: Cell<u64>,
 }
 
 impl Shared {
@@ -62,6 +66,11 @@ impl Shared {
             connected: Cell::new(0),
             stopping: Cell::new(false),
             stop_wakers: RefCell::new(vec![None; usize::try_from(share.users).unwrap_or(0)]),
+            level: RefCell::new(match plan.load {
+                Load::Closed { .. } => plan.ramp.clone(),
+                Load::Open { .. } => None,
+            }),
+            spawned: Cell::new(0),
             share,
             index,
             start,
@@ -74,11 +83,34 @@ impl Shared {
     pub fn user_active(&self, g: u64, now: Instant) -> bool {
         let t = now.saturating_duration_since(self.start).as_secs_f64();
         let spawned = self.plan.spawn_rate.is_none_or(|r| g as f64 <= t * r);
-        let within = match (&self.plan.ramp, &self.plan.load) {
-            (Some(ramp), Load::Closed { .. }) => (g as f64) < ramp.at(t).floor(),
-            _ => true,
+        let within = match &*self.level.borrow() {
+            Some(ramp) => (g as f64) < ramp.at(t).floor(),
+            None => true,
         };
         spawned && within
+    }
+
+    /// Follows a steered level from now on: the users level (closed model) or the pacer's
+    /// schedule (open model). Returns the users this worker needs at the level's peak.
+    pub fn steer(&self, ramp: Ramp) -> u64 {
+        match &self.pacer {
+            Some(p) => {
+                p.borrow_mut().retarget(&ramp);
+                self.spawned.get()
+            }
+            None => {
+                let peak = ramp.peak().ceil() as u64;
+                *self.level.borrow_mut() = Some(ramp);
+                self.plan.users_on_worker(self.index, peak)
+            }
+        }
+    }
+
+    /// Gives a newly spawned user its stop slot; returns the slot.
+    pub fn add_user_slot(&self) -> usize {
+        let mut w = self.stop_wakers.borrow_mut();
+        w.push(None);
+        w.len() - 1
     }
 
     #[inline]

@@ -11,6 +11,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::conn::run_user;
 use super::driver::{self, DriverUsed};
 use super::shared::Shared;
+use super::steer::Steering;
 use crate::plan::Plan;
 use crate::stats::Snapshot;
 
@@ -37,6 +38,8 @@ pub struct Link {
     pub stop: Arc<AtomicBool>,
     /// The instant the run's clock starts, shared by every worker.
     pub start: Instant,
+    /// Edits of the running test, when something may make them (the dashboard).
+    pub steering: Option<Arc<Steering>>,
 }
 
 /// Runs worker `index` on the current thread until the plan's end or the stop signal.
@@ -63,10 +66,9 @@ pub fn run(plan: Arc<Plan>, index: usize, link: Link) {
 async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     let w = Rc::new(Shared::new(plan, index, link.start));
     for j in 0..w.share.users {
-        let g = w.plan.global_user(index, j);
-        let slot = usize::try_from(j).unwrap_or(usize::MAX);
-        monoio::spawn(run_user(w.clone(), slot, g));
+        spawn_user(&w, j, usize::try_from(j).unwrap_or(usize::MAX));
     }
+    let mut steered = 0;
     let deadline = w.plan.duration.map(|d| link.start + d);
     let mut next_snapshot = link.start + SNAPSHOT_INTERVAL;
     let mut pending: Option<Snapshot> = None;
@@ -78,6 +80,14 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
             || w.alive.get() == 0;
         if done {
             break;
+        }
+        if let Some(s) = link.steering.as_deref().filter(|s| s.version() != steered) {
+            steered = s.version();
+            let need = w.steer(s.ramp());
+            while w.spawned.get() < need {
+                let slot = w.add_user_slot();
+                spawn_user(&w, w.spawned.get(), slot);
+            }
         }
         if now >= next_snapshot {
             next_snapshot += SNAPSHOT_INTERVAL;
@@ -96,6 +106,13 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     while w.alive.get() > 0 && Instant::now() < grace {
         monoio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Starts local user `j` (its run-wide number follows from the worker's index) in `slot`.
+fn spawn_user(w: &Rc<Shared>, j: u64, slot: usize) {
+    let g = w.plan.global_user(w.index, j);
+    w.spawned.set(w.spawned.get() + 1);
+    monoio::spawn(run_user(w.clone(), slot, g));
 }
 
 /// Sends without blocking; hands the snapshot back if the channel is full.

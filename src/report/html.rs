@@ -47,7 +47,7 @@ pub fn render(r: &Results) -> String {
     failures_section(&mut out, r);
     charts_section(&mut out, r);
     out.push_str("</main>\n");
-    interactive::scripts(&mut out, &r.timeline);
+    interactive::scripts(&mut out, &r.timeline, &r.changes);
     out.push_str("</body></html>\n");
     out
 }

@@ -54,6 +54,7 @@ pub fn to_value(r: &Results) -> Value {
         "sent": r.totals.sent,
         "connections_opened": r.totals.connects,
         "retried_stale": r.totals.retried_stale,
+        "changes": r.changes,
         "workers": plan.workers,
         "users": plan.load.connections(),
         "pipeline": plan.pipeline,

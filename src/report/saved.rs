@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::json::FORMAT;
 use crate::results::PlanInfo;
-use crate::results::{Clock, Results, Second};
+use crate::results::{Change, Clock, Results, Second};
 use crate::stats::compact::{decode, DecodeError};
 use crate::stats::{Compact, Merged, TaskStats};
 
@@ -69,6 +69,9 @@ struct Saved {
     /// Absent from reports of versions before stale keep-alive retries.
     #[serde(default)]
     retried_stale: u64,
+    /// Absent from reports of versions before a running test could be edited.
+    #[serde(default)]
+    changes: Vec<Change>,
     lateness_histogram: String,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
@@ -123,6 +126,7 @@ fn results(s: Saved) -> Result<Results, LoadError> {
         worker_failures: s.worker_failures,
         timeline,
         interrupted: s.interrupted,
+        changes: s.changes,
         plan: s.plan,
     })
 }

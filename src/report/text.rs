@@ -86,6 +86,14 @@ pub fn render(r: &Results) -> String {
             r.totals.retried_stale
         );
     }
+    if !r.changes.is_empty() {
+        let changes: Vec<String> = r
+            .changes
+            .iter()
+            .map(|c| format!("{:.1}s {}", c.elapsed_s, c.what))
+            .collect();
+        let _ = writeln!(out, "  edited     {}", changes.join("; "));
+    }
     if plan.tasks.len() > 1 {
         write_tasks(&mut out, r, secs);
     }

@@ -4,6 +4,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use crate::engine::steer::Steering;
 use crate::plan::Plan;
 use crate::results::{Results, Second};
 use crate::stats::Merged;
@@ -43,6 +44,16 @@ pub trait LoadControl: Send + Sync {
     /// Applies `edit` from now on, or says why it cannot (wrong model, beyond the plan's
     /// connection cap, …) in one line for the page.
     fn apply(&self, edit: &Edit) -> Result<(), String>;
+}
+
+/// The engine's steering is the control: users for a closed run, a rate for an open one.
+impl LoadControl for Steering {
+    fn apply(&self, edit: &Edit) -> Result<(), String> {
+        match *edit {
+            Edit::Users { users, spawn_rate } => self.set_users(users, spawn_rate),
+            Edit::Rate { rate } => self.set_rate(rate),
+        }
+    }
 }
 
 /// Where a run's `LoadControl` is put once the engine has one; empty means edits are refused.

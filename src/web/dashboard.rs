@@ -313,6 +313,7 @@ impl Shared {
             worker_failures: Vec::new(),
             timeline: run.timeline.clone(),
             interrupted: false,
+            changes: Vec::new(),
         }))
     }
 }

@@ -90,7 +90,7 @@ impl Dashboard {
         self.addr
     }
 
-    /// Shows a command-line run: the sink to hand the coordinator (`run_with_sink`).
+    /// Shows a command-line run: the sink to hand the coordinator (`coordinator::Hooks::sink`).
     pub fn attach(&self, plan: &Plan, stop: Arc<AtomicBool>) -> Sink {
         self.shared.begin(plan, stop, ControlSlot::default())
     }

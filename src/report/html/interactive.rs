@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::results::Second;
+use crate::results::{Change, Second};
 
 /// uPlot 1.6.32 from npm, unchanged (MIT; `assets/uplot/README.md`).
 pub const UPLOT_JS: &str = include_str!("../../../assets/uplot/uPlot.iife.min.js");
@@ -17,6 +17,7 @@ pub const CHARTS_JS: &str = include_str!("../../../assets/web/charts.js");
 /// Replaces each over-time figure's SVG with its uPlot chart.
 const INIT_JS: &str = r#"(function () {
   var points = JSON.parse(document.getElementById("blast-points").textContent);
+  var edits = JSON.parse(document.getElementById("blast-edits").textContent);
   var data = blastCharts.columns(points);
   var hosts = {};
   [["rps", "chart-rps"], ["latency", "chart-latency"], ["users", "chart-users"]].forEach(function (p) {
@@ -28,7 +29,7 @@ const INIT_JS: &str = r#"(function () {
     hosts[p[0]] = host;
   });
   var width = Math.max(600, document.getElementById("chart-rps").clientWidth - 24);
-  blastCharts.build(hosts, data, width, function () { return []; });
+  blastCharts.build(hosts, data, width, function () { return edits; });
 })();"#;
 
 /// Microseconds as milliseconds.
@@ -57,14 +58,23 @@ fn script_json(v: &Value) -> String {
 }
 
 /// The styles, data and scripts that draw the charts; goes at the end of the body.
-pub fn scripts(out: &mut String, timeline: &[Second]) {
+/// Edits of the running test are drawn as markers, as on the dashboard.
+pub fn scripts(out: &mut String, timeline: &[Second], changes: &[Change]) {
     let points = Value::Array(timeline.iter().map(chart_point).collect());
+    let edits = Value::Array(
+        changes
+            .iter()
+            .map(|c| json!({"t": c.elapsed_s, "what": c.what}))
+            .collect(),
+    );
     let _ = write!(
         out,
         "<style>{UPLOT_CSS}.uplot-host{{overflow:hidden}}</style>\n\
          <script type=\"application/json\" id=\"blast-points\">{}</script>\n\
+         <script type=\"application/json\" id=\"blast-edits\">{}</script>\n\
          <script>{UPLOT_JS}</script>\n<script>{CHARTS_JS}</script>\n<script>{INIT_JS}</script>\n",
-        script_json(&points)
+        script_json(&points),
+        script_json(&edits)
     );
 }
 
