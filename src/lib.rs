@@ -36,4 +36,6 @@ pub mod serve;
 pub mod shard;
 pub mod stats;
 pub mod target;
+pub mod tls;
+pub mod tlsio;
 pub mod units;

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 
 use super::shared::Shared;
 use super::source::Pick;
+use super::transport::{self, Stream};
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
 use crate::load::Pacer;
 use crate::results::kind;
@@ -99,7 +99,7 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
                 continue;
             }
         }
-        let stream = match w.or_stop(slot, connect(&w)).await {
+        let stream = match w.or_stop(slot, transport::connect(&w)).await {
             None => break,
             Some(Ok(s)) => s,
             Some(Err(kind)) => {
@@ -124,21 +124,10 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
     w.alive.set(w.alive.get() - 1);
 }
 
-async fn connect(w: &Shared) -> Result<TcpStream, &'static str> {
-    let attempt = TcpStream::connect_addr(w.plan.target.addr);
-    match monoio::time::timeout(w.plan.connect_timeout, attempt).await {
-        Err(_) => Err(kind::CONNECT_TIMEOUT),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(kind::CONNECT_REFUSED),
-        Ok(Err(_)) => Err(kind::CONNECT_ERROR),
-        Ok(Ok(s)) => {
-            // Small requests must leave at once, not wait for Nagle's algorithm.
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-    }
-}
-
 fn io_kind(e: &io::Error) -> &'static str {
+    if let Some(kind) = transport::io_error_kind(e) {
+        return kind;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => kind::RESET,
         _ => kind::IO,
@@ -146,11 +135,19 @@ fn io_kind(e: &io::Error) -> &'static str {
 }
 
 impl Conn {
-    /// Drives one TCP connection until it must be replaced or the run ends.
-    async fn session(&mut self, w: &Shared, mut stream: TcpStream) -> End {
+    /// Drives one connection until it must be replaced or the run ends.
+    async fn session(&mut self, w: &Shared, mut stream: Stream) -> End {
         self.rbuf.clear();
         self.inflight.clear();
+        let mut sent_one = false;
         loop {
+            // --no-keepalive: one request per connection, whatever the server would allow.
+            if !w.plan.keepalive
+                && self.inflight.is_empty()
+                && std::mem::replace(&mut sent_one, true)
+            {
+                return End::Reconnect;
+            }
             if let Some(end) = self.fill(w).await {
                 return end;
             }
@@ -285,7 +282,7 @@ impl Conn {
         }
     }
 
-    async fn flush(&mut self, stream: &mut TcpStream) -> Result<(), &'static str> {
+    async fn flush(&mut self, stream: &mut Stream) -> Result<(), &'static str> {
         let buf = std::mem::take(&mut self.wbuf);
         let (res, mut buf) = stream.write_all(buf).await;
         buf.clear();
@@ -295,7 +292,7 @@ impl Conn {
 
     /// Reads once (bounded by the oldest request's timeout) and accounts for every response
     /// completed by the bytes read.
-    async fn receive(&mut self, w: &Shared, stream: &mut TcpStream) -> Result<(), End> {
+    async fn receive(&mut self, w: &Shared, stream: &mut Stream) -> Result<(), End> {
         let space = self.rbuf.capacity() - self.rbuf.len();
         let n = match self.read_some(w, stream).await {
             Ok(n) => n,
@@ -333,11 +330,7 @@ impl Conn {
         result
     }
 
-    async fn read_some(
-        &mut self,
-        w: &Shared,
-        stream: &mut TcpStream,
-    ) -> Result<usize, &'static str> {
+    async fn read_some(&mut self, w: &Shared, stream: &mut Stream) -> Result<usize, &'static str> {
         self.make_room();
         let front = self
             .inflight

@@ -26,8 +26,13 @@ pub enum Source {
         renderer: Box<Renderer>,
         picker: TaskPicker,
         heads: Vec<bool>,
+        /// `--no-keepalive`: each rendered request gets `Connection: close`.
+        close: bool,
     },
 }
+
+/// The header line `--no-keepalive` adds to a scenario's requests.
+const CLOSE_LINE: &[u8] = b"Connection: close\r\n";
 
 impl Source {
     pub fn new(plan: &Plan, worker: usize) -> Self {
@@ -40,6 +45,7 @@ impl Source {
                 renderer: Box::new(Renderer::for_shard(s, worker, plan.shard)),
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
+                close: !plan.keepalive,
             },
         }
     }
@@ -60,9 +66,14 @@ impl Source {
                 renderer,
                 picker,
                 heads,
+                close,
             } => {
                 let task = picker.pick(renderer.rng());
+                let start = out.len();
                 let invalid = renderer.render(task, host, out).invalid;
+                if *close {
+                    insert_after_request_line(out, start, CLOSE_LINE);
+                }
                 Pick {
                     task,
                     invalid,
@@ -89,9 +100,35 @@ impl Source {
     }
 }
 
+/// Splices `line` in after the request line of the request rendered at `out[start..]`.
+fn insert_after_request_line(out: &mut Vec<u8>, start: usize, line: &[u8]) {
+    let Some(eol) = out[start..].windows(2).position(|w| w == b"\r\n") else {
+        return;
+    };
+    let at = start + eol + 2;
+    out.splice(at..at, line.iter().copied());
+}
+
 fn heads(s: &Scenario) -> Vec<bool> {
     s.tasks
         .iter()
         .map(|t| t.method.eq_ignore_ascii_case("HEAD"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_keepalive_header_goes_after_the_request_line_of_the_last_request() {
+        let mut out = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let start = out.len();
+        out.extend_from_slice(b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}");
+        insert_after_request_line(&mut out, start, CLOSE_LINE);
+        assert_eq!(
+            out,
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /p HTTP/1.1\r\nConnection: close\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
+        );
+    }
 }

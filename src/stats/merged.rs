@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::{new_histogram, Snapshot, TaskStats};
+use super::{new_histogram, ConnStats, Snapshot, TaskStats};
 
 #[derive(Clone, Debug)]
 pub struct Merged {
@@ -16,6 +16,8 @@ pub struct Merged {
     pub sent: u64,
     pub connects: u64,
     pub bytes_in: u64,
+    /// Connect and TLS handshake times and details.
+    pub conns: ConnStats,
 }
 
 impl Merged {
@@ -28,6 +30,7 @@ impl Merged {
             sent: 0,
             connects: 0,
             bytes_in: 0,
+            conns: ConnStats::new(),
         }
     }
 
@@ -48,6 +51,7 @@ impl Merged {
         self.sent += snap.sent;
         self.connects += snap.connects;
         self.bytes_in += snap.bytes_in;
+        self.conns.merge(&snap.conns);
     }
 
     /// Adds another merged result (another shard's, say) into this one.
@@ -67,6 +71,7 @@ impl Merged {
         self.sent += other.sent;
         self.connects += other.connects;
         self.bytes_in += other.bytes_in;
+        self.conns.merge(&other.conns);
     }
 
     fn add_errors(&mut self, kind: &str, n: u64) {

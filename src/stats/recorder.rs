@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{micros, new_histogram};
+use super::{micros, new_histogram, ConnStats};
 
 /// Status codes are three digits (RFC 9110 §15), so a flat table covers every one.
 pub const STATUS_TABLE_LEN: usize = 1000;
@@ -100,6 +100,8 @@ pub struct Snapshot {
     pub connects: u64,
     /// Bytes read from the wire (heads, bodies, framing).
     pub bytes_in: u64,
+    /// Connect and TLS handshake times, handshake kinds, first TLS error reasons.
+    pub conns: ConnStats,
 }
 
 /// A worker's running tallies. Every method on the hot path is a few adds and one
@@ -113,6 +115,7 @@ pub struct Recorder {
     connects: u64,
     bytes_in: u64,
     message: String,
+    conns: ConnStats,
 }
 
 impl Recorder {
@@ -126,6 +129,7 @@ impl Recorder {
             connects: 0,
             bytes_in: 0,
             message: String::new(),
+            conns: ConnStats::new(),
         }
     }
 
@@ -142,6 +146,12 @@ impl Recorder {
     #[inline]
     pub fn connected(&mut self) {
         self.connects += 1;
+    }
+
+    /// How connections were established (connect and handshake times, TLS details).
+    #[inline]
+    pub fn conns(&mut self) -> &mut ConnStats {
+        &mut self.conns
     }
 
     /// A complete response for `task`.
@@ -211,6 +221,7 @@ impl Recorder {
             users,
             connects: std::mem::take(&mut self.connects),
             bytes_in: std::mem::take(&mut self.bytes_in),
+            conns: std::mem::take(&mut self.conns),
         }
     }
 }
