@@ -98,6 +98,7 @@ fn plan_section(out: &mut String, r: &Results) {
         ("Ran for", ran_for(r)),
     ]);
     rows.extend(plan.notes.iter().map(|n| ("Note", n.clone())));
+    rows.extend(super::connections::html_rows(r));
     out.push_str("<h2>Plan</h2>\n");
     key_values(out, &rows);
 }

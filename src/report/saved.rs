@@ -67,6 +67,8 @@ struct Saved {
     sent: u64,
     connections_opened: u64,
     lateness_histogram: String,
+    /// Absent in reports written before connections were measured.
+    connections: Option<super::connections::Saved>,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
 }
@@ -145,6 +147,11 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     m.sent = s.sent;
     m.connects = s.connections_opened;
     m.bytes_in = s.bytes_received;
+    if let Some(c) = &s.connections {
+        m.conns = c.stats().ok_or(LoadError::Inconsistent(
+            "a connection histogram does not decode",
+        ))?;
+    }
     Ok(m)
 }
 

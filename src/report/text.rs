@@ -79,6 +79,7 @@ pub fn render(r: &Results) -> String {
         .map(|(k, n)| format!("{k}: {n}"))
         .collect();
     let _ = writeln!(out, "  errors     {}", or_none(&errors));
+    super::connections::text(&mut out, r);
     if plan.tasks.len() > 1 {
         write_tasks(&mut out, r, secs);
     }
