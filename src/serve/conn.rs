@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 
 use super::frame::{parse_request, Parsed, Request, MAX_BODY_BYTES, MAX_HEAD_BYTES};
 use super::model::{respond, Response};
@@ -73,8 +72,7 @@ fn header_for(req: &Request<'_>) -> ConnectionHeader {
 }
 
 /// Serves one connection until it closes. I/O errors end it quietly: the peer has gone.
-pub async fn serve_connection(mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve_connection<S: AsyncReadRent + AsyncWriteRent>(mut stream: S) {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(WRITE_INITIAL);
     loop {
@@ -105,7 +103,7 @@ pub async fn serve_connection(mut stream: TcpStream) {
 
 /// Half-closes, then drains what the client still sends, within [`LINGER_TIME`] and
 /// [`LINGER_BYTES`].
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: AsyncReadRent + AsyncWriteRent>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

@@ -7,21 +7,27 @@
 mod conn;
 mod frame;
 mod model;
+pub mod tls;
 mod wire;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
 use monoio::net::{ListenerOpts, TcpListener};
+use rustls::ServerConfig;
+
+use crate::tlsio::TlsStream;
 
 pub use frame::{MAX_BODY_BYTES, MAX_HEADERS, MAX_HEAD_BYTES};
 pub use model::{respond, Response, FEATURES};
 
 /// Pending connections per listener.
 const BACKLOG: i32 = 1024;
+/// A client that has not finished its TLS handshake by then is dropped.
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -49,8 +55,14 @@ impl ServeConfig {
 /// Binds, then runs until the process is killed (or a server thread fails).
 /// Prints `listening on http://ADDR` to stderr once bound.
 pub fn serve(cfg: &ServeConfig) -> io::Result<()> {
-    let (addr, workers) = start(cfg)?;
-    eprintln!("listening on http://{addr}");
+    serve_with(cfg, None)
+}
+
+/// As [`serve`], over TLS when `tls` is given (`listening on https://ADDR`).
+pub fn serve_with(cfg: &ServeConfig, tls: Option<Arc<ServerConfig>>) -> io::Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (addr, workers) = start(cfg, tls)?;
+    eprintln!("listening on {scheme}://{addr}");
     for worker in workers {
         match worker.join() {
             Ok(result) => result?,
@@ -63,21 +75,29 @@ pub fn serve(cfg: &ServeConfig) -> io::Result<()> {
 /// Binds (port 0 allowed), starts the server threads in the background and returns the bound
 /// address. The threads run for the rest of the process.
 pub fn spawn(cfg: &ServeConfig) -> io::Result<SocketAddr> {
-    start(cfg).map(|(addr, _)| addr)
+    start(cfg, None).map(|(addr, _)| addr)
+}
+
+/// As [`spawn`], over TLS.
+pub fn spawn_tls(cfg: &ServeConfig, tls: Arc<ServerConfig>) -> io::Result<SocketAddr> {
+    start(cfg, Some(tls)).map(|(addr, _)| addr)
 }
 
 type Worker = thread::JoinHandle<io::Result<()>>;
 
 /// Starts the first thread on `cfg.addr` to learn the real port, then the rest on that port.
 /// Returns once every thread is listening.
-fn start(cfg: &ServeConfig) -> io::Result<(SocketAddr, Vec<Worker>)> {
+fn start(
+    cfg: &ServeConfig,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<(SocketAddr, Vec<Worker>)> {
     refuse_port_in_use(cfg.addr)?;
     let count = cfg.thread_count();
     let mut workers = Vec::with_capacity(count);
-    let (first, addr) = start_worker(0, cfg.addr)?;
+    let (first, addr) = start_worker(0, cfg.addr, tls.clone())?;
     workers.push(first);
     for index in 1..count {
-        let (worker, _) = start_worker(index, addr)?;
+        let (worker, _) = start_worker(index, addr, tls.clone())?;
         workers.push(worker);
     }
     Ok((addr, workers))
@@ -95,11 +115,15 @@ fn refuse_port_in_use(addr: SocketAddr) -> io::Result<()> {
 }
 
 /// Starts one server thread and waits until it is listening (or failed to).
-fn start_worker(index: usize, addr: SocketAddr) -> io::Result<(Worker, SocketAddr)> {
+fn start_worker(
+    index: usize,
+    addr: SocketAddr,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<(Worker, SocketAddr)> {
     let (bound_tx, bound_rx) = mpsc::sync_channel(1);
     let worker = thread::Builder::new()
         .name(format!("blast-serve-{index}"))
-        .spawn(move || run_worker(addr, bound_tx))?;
+        .spawn(move || run_worker(addr, bound_tx, tls))?;
     match bound_rx.recv() {
         Ok(Ok(bound)) => Ok((worker, bound)),
         Ok(Err(e)) => Err(e),
@@ -112,7 +136,11 @@ fn start_worker(index: usize, addr: SocketAddr) -> io::Result<(Worker, SocketAdd
 }
 
 /// Body of one server thread: a runtime, a listener, and an accept loop that never ends.
-fn run_worker(addr: SocketAddr, bound: mpsc::SyncSender<io::Result<SocketAddr>>) -> io::Result<()> {
+fn run_worker(
+    addr: SocketAddr,
+    bound: mpsc::SyncSender<io::Result<SocketAddr>>,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<()> {
     let mut runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
         .build()?;
@@ -132,17 +160,37 @@ fn run_worker(addr: SocketAddr, bound: mpsc::SyncSender<io::Result<SocketAddr>>)
                 return Ok(());
             }
         };
-        accept_forever(listener).await
+        accept_forever(listener, tls).await
     })
 }
 
-async fn accept_forever(listener: TcpListener) -> io::Result<()> {
+async fn accept_forever(listener: TcpListener, tls: Option<Arc<ServerConfig>>) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                monoio::spawn(conn::serve_connection(stream));
+                let _ = stream.set_nodelay(true);
+                match &tls {
+                    None => {
+                        monoio::spawn(conn::serve_connection(stream));
+                    }
+                    Some(config) => {
+                        monoio::spawn(serve_tls(stream, config.clone()));
+                    }
+                }
             }
             Err(_) => monoio::time::sleep(ACCEPT_BACKOFF).await,
         }
+    }
+}
+
+/// One TLS connection: the handshake (bounded), then the same connection loop as plain HTTP.
+async fn serve_tls(stream: monoio::net::TcpStream, config: Arc<ServerConfig>) {
+    let Ok(session) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = TlsStream::new(stream, session);
+    match monoio::time::timeout(TLS_HANDSHAKE_LIMIT, tls.handshake()).await {
+        Ok(Ok(())) => conn::serve_connection(tls).await,
+        _ => {}
     }
 }
