@@ -227,3 +227,186 @@ where
         self.io.shutdown().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+    use std::sync::Arc;
+
+    /// A socket that hands out `data` in reads of the given sizes, then end of file.
+    struct Splits {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        next: usize,
+    }
+
+    impl AsyncReadRent for Splits {
+        async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
+            let size = self.sizes[self.next % self.sizes.len()];
+            self.next += 1;
+            let n = size.min(buf.bytes_total()).min(self.data.len() - self.pos);
+            unsafe {
+                buf.write_ptr()
+                    .copy_from_nonoverlapping(self.data[self.pos..].as_ptr(), n);
+                buf.set_init(n);
+            }
+            self.pos += n;
+            (Ok(n), buf)
+        }
+
+        async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+            (Ok(0), buf)
+        }
+    }
+
+    impl AsyncWriteRent for Splits {
+        async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+            let n = buf.bytes_init();
+            (Ok(n), buf)
+        }
+
+        async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+            (Ok(0), buf)
+        }
+
+        async fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        async fn shutdown(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Moves every pending record from `from` to `to`.
+    fn pump<A: SideData, B: SideData>(
+        from: &mut ConnectionCommon<A>,
+        to: &mut ConnectionCommon<B>,
+    ) {
+        let mut wire = Vec::new();
+        while from.wants_write() {
+            from.write_tls(&mut wire).unwrap();
+        }
+        let mut rest = &wire[..];
+        while !rest.is_empty() {
+            to.read_tls(&mut rest).unwrap();
+            to.process_new_packets().unwrap();
+        }
+    }
+
+    /// A client and server that finished their handshake in memory.
+    fn handshaken() -> (ClientConnection, ServerConnection) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut c =
+            ClientConnection::new(Arc::new(client), "localhost".try_into().unwrap()).unwrap();
+        let mut s = ServerConnection::new(Arc::new(server)).unwrap();
+        while c.is_handshaking() || s.is_handshaking() {
+            pump(&mut c, &mut s);
+            pump(&mut s, &mut c);
+        }
+        (c, s)
+    }
+
+    /// A handshaken client and the records a server sent it: `plain` in records of every
+    /// size up to 3,000 bytes, then a close_notify when `close`.
+    fn encrypted(plain: &[u8], close: bool) -> (ClientConnection, Vec<u8>) {
+        let (client, mut server) = handshaken();
+        server.set_buffer_limit(None);
+        for chunk in plain.chunks(3000) {
+            server.writer().write_all(chunk).unwrap();
+        }
+        if close {
+            server.send_close_notify();
+        }
+        let mut wire = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut wire).unwrap();
+        }
+        (client, wire)
+    }
+
+    /// Reads everything through the adapter, `dst` bytes at most per read.
+    fn read_all(client: ClientConnection, wire: Vec<u8>, sizes: Vec<usize>, dst: usize) -> Vec<u8> {
+        let io = Splits {
+            data: wire,
+            pos: 0,
+            sizes,
+            next: 0,
+        };
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut s = TlsStream::new(io, client);
+            let mut got = Vec::new();
+            loop {
+                let (res, buf) = s.read(Vec::with_capacity(dst)).await;
+                match res.unwrap() {
+                    0 => return got,
+                    _ => got.extend_from_slice(&buf),
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn every_read_split_yields_the_same_plaintext() {
+        let mut plain = Vec::new();
+        for i in 0..40 {
+            let body = vec![b'a' + (i % 26) as u8; i * 257];
+            plain.extend_from_slice(
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+            );
+            plain.extend_from_slice(&body);
+        }
+        let mut cases: Vec<(Vec<usize>, usize)> = (1..=64).map(|n| (vec![n], 4096)).collect();
+        cases.extend([(vec![CIPHERTEXT_READ], 1), (vec![5, 1, 17], 7)]);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(10);
+        for _ in 0..20 {
+            let sizes = (0..16).map(|_| rng.gen_range(1..20_000)).collect();
+            cases.push((sizes, rng.gen_range(1..70_000)));
+        }
+        let (client, wire) = encrypted(&plain, true);
+        let first = read_all(client, wire, vec![usize::MAX], 1 << 20);
+        assert_eq!(first, plain, "one read of everything");
+        for (sizes, dst) in cases {
+            // Each case gets its own session: the keys, and so the wire bytes, differ.
+            let (client, wire) = encrypted(&plain, true);
+            let got = read_all(client, wire, sizes.clone(), dst);
+            assert!(got == plain, "reads of {sizes:?} into {dst}-byte buffers");
+        }
+    }
+
+    #[test]
+    fn a_record_cut_short_ends_in_end_of_file_not_a_hang() {
+        let (client, mut wire) = encrypted(&[b'x'; 5000], false);
+        wire.truncate(wire.len() / 2);
+        let got = read_all(client, wire, vec![100], 4096);
+        assert!(got.len() < 5000);
+    }
+}

@@ -189,8 +189,8 @@ async fn serve_tls(stream: monoio::net::TcpStream, config: Arc<ServerConfig>) {
         return;
     };
     let mut tls = TlsStream::new(stream, session);
-    match monoio::time::timeout(TLS_HANDSHAKE_LIMIT, tls.handshake()).await {
-        Ok(Ok(())) => conn::serve_connection(tls).await,
-        _ => {}
+    let handshake = monoio::time::timeout(TLS_HANDSHAKE_LIMIT, tls.handshake()).await;
+    if let Ok(Ok(())) = handshake {
+        conn::serve_connection(tls).await;
     }
 }
