@@ -474,7 +474,7 @@ print_header() {
         for client in $(scenario_clients "$scenario"); do
             if [[ -n $(client_missing "$client") ]]; then continue; fi
             "${client}_cmd" "$scenario"
-            echo "taskset -c $CLIENT_CPU ${CMD[*]}"
+            echo "taskset -c $CLIENT_CPU $(printf "%q " "${CMD[@]}")"
         done
     done
     echo '```'
