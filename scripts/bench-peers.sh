@@ -6,7 +6,11 @@
 # (header, exact commands, one table per scenario) meant for the README;
 # progress goes to stderr.
 #
-# Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH]
+# Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https]
+# --https: nginx serves TLS 1.3 (ECDSA P-256 certificate made here with openssl,
+# session tickets on) and the scenarios are A/B as above, C = a new TLS connection
+# per request (blast --no-keepalive with and without resumption, wrk with
+# 'Connection: close'), D = MANY_CONNS keep-alive TLS connections.
 # Needs: nginx (nginx-light), wrk, jq, taskset, /usr/bin/time; oha and blast
 # are optional (their rows say why they are missing). See install-peers.sh.
 set -euo pipefail
@@ -38,15 +42,17 @@ WORK=""
 NGINX_PID=""
 NGINX_WORKER_CONNECTIONS=""         # set by raise_fd_limit
 URL=""
+HTTPS=0
 
 log() { echo "bench-peers: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
     cat <<EOF
-Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH]
+Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https]
   --duration SECONDS  length of every client run (default $DURATION_S)
   --blast PATH        blast binary (default $BLAST)
+  --https             TLS 1.3 scenarios (needs openssl and curl)
 EOF
 }
 
@@ -55,6 +61,7 @@ parse_args() {
         case $1 in
             --duration) DURATION_S=${2:?--duration needs seconds}; shift 2 ;;
             --blast) BLAST=${2:?--blast needs a path}; shift 2 ;;
+            --https) HTTPS=1; shift ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown argument: $1" ;;
         esac
@@ -108,6 +115,29 @@ cpu_mask() {
     echo "$mask"
 }
 
+# A CA and a certificate it signed for 127.0.0.1 and localhost (ECDSA P-256).
+make_certificate() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout "$WORK/server.key" -out "$WORK/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$WORK/san.ext"
+    openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+        -CAcreateserial -days 2 -extfile "$WORK/san.ext" -out "$WORK/server.pem" 2>/dev/null
+}
+
+# The listen line and TLS settings of the one server.
+listen_directives() {
+    local port=$1
+    if [[ $HTTPS -eq 0 ]]; then
+        echo "listen 127.0.0.1:$port backlog=$NGINX_LISTEN_BACKLOG;"
+        return
+    fi
+    echo "listen 127.0.0.1:$port ssl backlog=$NGINX_LISTEN_BACKLOG;"
+    echo "        ssl_certificate $WORK/server.pem; ssl_certificate_key $WORK/server.key;"
+    echo "        ssl_protocols TLSv1.3; ssl_session_tickets on; ssl_session_cache shared:bench:10m;"
+}
+
 write_nginx_conf() {
     local port=$1
     cat >"$WORK/nginx.conf" <<EOF
@@ -130,7 +160,7 @@ http {
     keepalive_time $NGINX_KEEPALIVE_TIME;
 
     server {
-        listen 127.0.0.1:$port backlog=$NGINX_LISTEN_BACKLOG;
+        $(listen_directives "$port")
         location = /health {
             return 200 "OK";
         }
@@ -143,6 +173,11 @@ EOF
 # subshell keeps the socket and the silenced stderr local to the probe.
 nginx_answers() {
     local port=$1
+    if [[ $HTTPS -eq 1 ]]; then
+        [[ $(curl -s --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' \
+            "https://127.0.0.1:$port/health" 2>/dev/null) == 200 ]]
+        return
+    fi
     (
         exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
         printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
@@ -154,6 +189,7 @@ nginx_answers() {
 start_nginx() {
     local port try
     port=$(free_port)
+    if [[ $HTTPS -eq 1 ]]; then make_certificate; fi
     write_nginx_conf "$port"
     nginx -t -q -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" ||
         die "nginx rejected the generated config ($WORK/nginx.conf)"
@@ -162,6 +198,7 @@ start_nginx() {
     for ((try = 0; try < NGINX_START_TRIES; try++)); do
         if nginx_answers "$port"; then
             URL="http://127.0.0.1:$port/health"
+            if [[ $HTTPS -eq 1 ]]; then URL="https://127.0.0.1:$port/health"; fi
             return
         fi
         kill -0 "$NGINX_PID" 2>/dev/null || break
@@ -195,10 +232,24 @@ check_nginx_limits() {
 # Scenarios: A = FEW_CONNS connections, B = the same pipelined PIPELINE_DEPTH
 # deep, C = MANY_CONNS connections.
 
-scenario_conns() { [[ $1 == C ]] && echo "$MANY_CONNS" || echo "$FEW_CONNS"; }
+# http: A B C (C = many connections); https: A B C D (C = connection churn, D = many).
+scenarios() { [[ $HTTPS -eq 1 ]] && echo "A B C D" || echo "A B C"; }
+many_scenario() { [[ $HTTPS -eq 1 ]] && echo D || echo C; }
+churn() { [[ $HTTPS -eq 1 && $1 == C ]]; }
+
+scenario_conns() { [[ $1 == "$(many_scenario)" ]] && echo "$MANY_CONNS" || echo "$FEW_CONNS"; }
 scenario_depth() { [[ $1 == B ]] && echo "$PIPELINE_DEPTH" || echo 1; }
 
 scenario_title() {
+    if [[ $HTTPS -eq 1 ]]; then
+        case $1 in
+            A) echo "A: $FEW_CONNS keep-alive TLS connections" ;;
+            B) echo "B: $FEW_CONNS TLS connections, pipeline $PIPELINE_DEPTH" ;;
+            C) echo "C: $FEW_CONNS connections, a new TLS connection per request" ;;
+            D) echo "D: $MANY_CONNS keep-alive TLS connections" ;;
+        esac
+        return
+    fi
     case $1 in
         A) echo "A: $FEW_CONNS connections" ;;
         B) echo "B: $FEW_CONNS connections, pipeline $PIPELINE_DEPTH" ;;
@@ -206,20 +257,45 @@ scenario_title() {
     esac
 }
 
-scenario_clients() { [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha"; }
+scenario_clients() {
+    if churn "$1"; then echo "blast blastnoresume wrk"; return; fi
+    [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha"
+}
+
+# Flags blast needs for the target: the CA for https, one request per connection for churn.
+blast_target_flags() {
+    if [[ $HTTPS -eq 1 ]]; then echo "--cacert $WORK/ca.pem"; fi
+    if churn "$1"; then echo "--no-keepalive"; fi
+}
 
 blast_cmd() {
     local depth
     depth=$(scenario_depth "$1")
     CMD=("$BLAST" -c 1 -u "$(scenario_conns "$1")")
     if [[ $depth -gt 1 ]]; then CMD+=(-p "$depth"); fi
+    # shellcheck disable=SC2207 # the flags are words without spaces
+    CMD+=($(blast_target_flags "$1"))
     CMD+=(-d "${DURATION_S}s" --json "$WORK/blast-$1.json" --quiet "$URL")
+}
+
+# blast with a full handshake on every new connection (churn scenario only).
+blastnoresume_cmd() {
+    blast_cmd "$1"
+    # blast_cmd ends with: --json FILE --quiet URL
+    local n=${#CMD[@]}
+    CMD=("${CMD[0]}" --no-tls-resume "${CMD[@]:1:n-5}"
+        --json "$WORK/blastnoresume-$1.json" --quiet "$URL")
+}
+blastnoresume_result() {
+    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
+        "$WORK/blastnoresume-$1.json"
 }
 
 wrk_cmd() {
     local depth
     depth=$(scenario_depth "$1")
     CMD=(wrk -t1 -c"$(scenario_conns "$1")" -d"${DURATION_S}s")
+    if churn "$1"; then CMD+=(-H 'Connection: close'); fi
     if [[ $depth -gt 1 ]]; then
         CMD+=(-s "$WRK_PIPELINE_LUA" "$URL" -- "$depth")
     else
@@ -229,13 +305,15 @@ wrk_cmd() {
 
 oha_cmd() {
     CMD=(oha -c "$(scenario_conns "$1")" -z "${DURATION_S}s" --no-tui --worker-threads 1
-        --output-format json -o "$WORK/oha-$1.json" "$URL")
+        --output-format json -o "$WORK/oha-$1.json")
+    if [[ $HTTPS -eq 1 ]]; then CMD+=(--insecure); fi
+    CMD+=("$URL")
 }
 
 # Why a client cannot run, or nothing if it can.
 client_missing() {
     case $1 in
-        blast) have_blast || echo "not built: $BLAST missing (cargo build --release)" ;;
+        blast | blastnoresume) have_blast || echo "not built: $BLAST missing (cargo build --release)" ;;
         oha) have_oha || echo "oha not installed (scripts/install-peers.sh)" ;;
     esac
 }
@@ -392,11 +470,11 @@ print_header() {
     echo "Commands:"
     echo
     echo '```sh'
-    for scenario in A B C; do
+    for scenario in $(scenarios); do
         for client in $(scenario_clients "$scenario"); do
             if [[ -n $(client_missing "$client") ]]; then continue; fi
             "${client}_cmd" "$scenario"
-            echo "taskset -c $CLIENT_CPU ${CMD[*]}"
+            echo "taskset -c $CLIENT_CPU $(printf "%q " "${CMD[@]}")"
         done
     done
     echo '```'
@@ -416,14 +494,14 @@ main() {
     log "nginx up at $URL (pid $NGINX_PID), worker max open files $(nginx_worker_nofile)"
 
     local scenario client
-    for scenario in A B C; do
+    for scenario in $(scenarios); do
         for client in $(scenario_clients "$scenario"); do
             run_client "$client" "$scenario"
         done
     done
 
     print_header
-    for scenario in A B C; do
+    for scenario in $(scenarios); do
         print_table "$scenario"
     done
     if grep -q "worker_connections are not enough" "$WORK/error.log" 2>/dev/null; then

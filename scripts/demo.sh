@@ -31,3 +31,20 @@ echo "== POST $url/predict (one of the article's payloads)"
 echo
 echo "== the article's user: scenarios/heart-disease.toml (4 valid : 1 invalid predictions, health checks)"
 "$bin" -s scenarios/heart-disease.toml --host "$url" --users 300 --spawn-rate 1000 -d 5s
+
+echo
+echo "== HTTPS: blast serve --self-signed (a throwaway CA for --cacert), then the same GET over TLS"
+tls_dir=$(mktemp -d)
+tls_log=$(mktemp)
+"$bin" serve --addr 127.0.0.1:0 --threads 1 --self-signed "$tls_dir" 2>"$tls_log" &
+tls_server=$!
+trap 'kill "$server" "$tls_server" 2>/dev/null || true; rm -rf "$log" "$tls_log" "$tls_dir"' EXIT
+for _ in $(seq 1 100); do
+    tls_url=$(sed -n 's/^listening on //p' "$tls_log")
+    [ -n "$tls_url" ] && break
+    sleep 0.05
+done
+[ -n "${tls_url:-}" ] || { echo "the TLS server did not start:" >&2; cat "$tls_log" >&2; exit 1; }
+# The certificate names localhost; --connect-to would do the same for any other name.
+tls_url=${tls_url/127.0.0.1/localhost}
+"$bin" --cacert "$tls_dir/ca.pem" "$@" "$tls_url/health"

@@ -118,7 +118,10 @@ impl Collector {
     fn new(plan: Arc<Plan>, start: Instant, started_at: SystemTime) -> Self {
         let tasks = plan.tasks.len();
         Collector {
-            live: Live::new(plan.quiet, &plan.tasks),
+            live: Live::new(plan.quiet, &plan.tasks).marked(
+                (plan.tls.as_ref().is_some_and(|t| t.insecure))
+                    .then_some(crate::live::INSECURE_MARK),
+            ),
             totals: Merged::new(tasks),
             interval: Merged::new(tasks),
             users: vec![0; plan.workers],

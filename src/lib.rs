@@ -36,5 +36,7 @@ pub mod serve;
 pub mod shard;
 pub mod stats;
 pub mod target;
+pub mod tls;
+pub mod tlsio;
 pub mod units;
 pub mod web;

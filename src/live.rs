@@ -17,7 +17,12 @@ pub struct Live {
     /// Lines of the block drawn last, to move back over.
     drawn: usize,
     tasks: Vec<TaskInfo>,
+    /// Said on every line (`--insecure`).
+    mark: Option<&'static str>,
 }
+
+/// What the live view says on every line of an `--insecure` run.
+pub const INSECURE_MARK: &str = "  INSECURE: certificates not verified";
 
 impl Live {
     pub fn new(quiet: bool, tasks: &[TaskInfo]) -> Self {
@@ -26,7 +31,14 @@ impl Live {
             tty: std::io::stderr().is_terminal(),
             drawn: 0,
             tasks: tasks.to_vec(),
+            mark: None,
         }
+    }
+
+    /// Adds `mark` to the end of the run's line each second.
+    pub fn marked(mut self, mark: Option<&'static str>) -> Self {
+        self.mark = mark;
+        self
     }
 
     pub fn show(&mut self, s: &Second, duration: Option<Duration>) {
@@ -34,11 +46,13 @@ impl Live {
             return;
         }
         let mut err = std::io::stderr().lock();
+        let mark = self.mark.unwrap_or_default();
         if !self.tty {
-            let _ = writeln!(err, "{}", format_line(s, duration));
+            let _ = writeln!(err, "{}{mark}", format_line(s, duration));
             return;
         }
-        let block = format_block(s, duration, &self.tasks);
+        let mut block = format_block(s, duration, &self.tasks);
+        block[0].push_str(mark);
         let mut out = String::new();
         if self.drawn > 1 {
             out.push_str(&format!("\x1b[{}A", self.drawn - 1));

@@ -10,13 +10,17 @@ use crate::os::DriverChoice;
 use crate::results::{HeaderInfo, PlanInfo, TaskInfo};
 use crate::scenario::{self, Scenario, StageTarget, Wait};
 use crate::shard::Shard;
-use crate::target::{Target, TargetError};
+use crate::target::{ConnectTo, Target, TargetError};
+use crate::tls::{TlsClient, TlsError, TlsOptions};
 
 /// Run length when neither a duration nor a request count is given (as wrk).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 pub const DEFAULT_USERS: u64 = 50;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// What every report and the live view say about `--insecure`.
+pub const INSECURE_NOTE: &str =
+    "--insecure: server certificates were NOT verified (any certificate was accepted)";
 /// Pipelining deeper than this buys nothing and hides bugs.
 pub const MAX_PIPELINE: usize = 1024;
 /// Most users (connections) one process runs: each holds a socket, and Linux's default
@@ -54,6 +58,12 @@ pub struct PlanInput {
     pub scenario: Option<Arc<Scenario>>,
     /// This process's part of a sharded run; None runs the whole plan.
     pub shard: Option<Shard>,
+    /// `--cacert`, `--cert/--key`, `--insecure`, `--no-tls-resume` (https:// targets).
+    pub tls: TlsOptions,
+    /// `--connect-to HOST:PORT:ADDR:PORT` rules, as given.
+    pub connect_to: Vec<String>,
+    /// `--no-keepalive`: one request per connection, sent with `Connection: close`.
+    pub no_keepalive: bool,
 }
 
 /// The validated run.
@@ -93,6 +103,10 @@ pub struct Plan {
     /// Open model at a constant rate: how far this shard's schedule is shifted so the shards
     /// take turns (shard I starts I requests of the whole run's rate later).
     pub phase: Duration,
+    /// An https:// target's TLS client configuration, shared read-only by the workers.
+    pub tls: Option<Arc<TlsClient>>,
+    /// False with `--no-keepalive`: each connection carries one request.
+    pub keepalive: bool,
 }
 
 /// One worker's part of the plan.
@@ -137,6 +151,8 @@ pub enum PlanError {
     Method(String),
     BadSpawnRate(f64),
     PipelinedThinkTime,
+    Tls(TlsError),
+    PipelinedNoKeepalive,
 }
 
 impl fmt::Display for PlanError {
@@ -174,11 +190,22 @@ impl fmt::Display for PlanError {
                 f,
                 "a scenario with think time (`wait`) sends one request at a time: use --pipeline 1"
             ),
+            PlanError::Tls(e) => write!(f, "{e}"),
+            PlanError::PipelinedNoKeepalive => write!(
+                f,
+                "--no-keepalive sends one request per connection: use --pipeline 1"
+            ),
         }
     }
 }
 
 impl std::error::Error for PlanError {}
+
+impl From<TlsError> for PlanError {
+    fn from(e: TlsError) -> Self {
+        PlanError::Tls(e)
+    }
+}
 
 impl From<TargetError> for PlanError {
     fn from(e: TargetError) -> Self {
@@ -191,8 +218,14 @@ impl Plan {
     pub fn build(input: PlanInput, available: &[usize]) -> Result<Plan, PlanError> {
         let input = with_scenario_defaults(input);
         let url = input.url.as_deref().ok_or(PlanError::MissingUrl)?;
-        let target = Target::resolve(url)?;
+        let connect_to = input
+            .connect_to
+            .iter()
+            .map(|c| ConnectTo::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let target = Target::resolve_via(url, &connect_to)?;
         let mut notes = Vec::new();
+        let tls = tls_client(&target, &input.tls, &mut notes)?;
         let shard = input.shard.unwrap_or(Shard::WHOLE);
         let (load, ramp) = load_model(&input)?;
         let phase = shard_phase(&load, ramp.is_some(), shard);
@@ -204,6 +237,9 @@ impl Plan {
         let wait = input.scenario.as_ref().map_or(Wait::None, |s| s.wait);
         if pipeline > 1 && wait != Wait::None {
             return Err(PlanError::PipelinedThinkTime);
+        }
+        if pipeline > 1 && input.no_keepalive {
+            return Err(PlanError::PipelinedNoKeepalive);
         }
         if let Some(r) = input.spawn_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
             return Err(PlanError::BadSpawnRate(r));
@@ -234,7 +270,10 @@ impl Plan {
             .clone()
             .unwrap_or_else(|| default_method(&input));
         http::validate_method(&method).map_err(|e| PlanError::Method(e.to_string()))?;
-        let headers = with_url_credentials(parse_headers(&input.headers)?, &target);
+        let mut headers = with_url_credentials(parse_headers(&input.headers)?, &target);
+        if input.no_keepalive {
+            close_each(&mut headers);
+        }
         let (request, tasks) = match &input.scenario {
             Some(s) => (Vec::new(), scenario_tasks(s)),
             None => {
@@ -266,6 +305,8 @@ impl Plan {
             target,
             shard,
             phase,
+            tls,
+            keepalive: !input.no_keepalive,
         })
     }
 
@@ -347,6 +388,8 @@ impl Plan {
             notes: self.notes.clone(),
             shard: (self.shard != Shard::WHOLE).then_some(self.shard),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            insecure: self.tls.as_ref().is_some_and(|t| t.insecure),
+            keepalive: self.keepalive,
         }
     }
 
@@ -516,6 +559,36 @@ fn shown_headers(
                 })
                 .collect()
         }
+    }
+}
+
+/// The TLS client an https:// target needs; None for http:// (TLS flags are then noted as
+/// unused, not refused: `compare` may mix http and https targets).
+fn tls_client(
+    target: &Target,
+    opts: &TlsOptions,
+    notes: &mut Vec<String>,
+) -> Result<Option<Arc<TlsClient>>, PlanError> {
+    if !target.tls {
+        if opts.any() {
+            notes.push("TLS flags unused: the target is http://".to_owned());
+        }
+        return Ok(None);
+    }
+    let client = TlsClient::build(opts, &target.server_name)?;
+    if client.insecure {
+        notes.push(INSECURE_NOTE.to_owned());
+    }
+    Ok(Some(Arc::new(client)))
+}
+
+/// `--no-keepalive`: every request says `Connection: close` (the user's own wins).
+fn close_each(headers: &mut Vec<(String, String)>) {
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+    {
+        headers.push(("Connection".to_owned(), "close".to_owned()));
     }
 }
 

@@ -22,6 +22,15 @@ pub mod kind {
     pub const IO: &str = "io_error";
     /// A request behind a failed one on a pipelined connection: never answered, never re-sent.
     pub const UNANSWERED: &str = "unanswered";
+    /// The server's certificate was refused: untrusted, expired, wrong name.
+    pub const TLS_CERT: &str = "tls_cert";
+    /// The handshake did not finish: the peer closed, reset or stalled mid-handshake.
+    pub const TLS_HANDSHAKE: &str = "tls_handshake";
+    /// The server sent a TLS alert (a refused client certificate, no shared cipher).
+    pub const TLS_ALERT: &str = "tls_alert";
+    /// The server did not speak TLS as expected: plaintext in reply to a ClientHello, a
+    /// malformed record, or no `http/1.1` by ALPN (an h2-only server).
+    pub const TLS_PROTOCOL: &str = "tls_protocol";
 }
 
 /// One second of the run, merged over workers.
@@ -177,6 +186,16 @@ pub struct PlanInfo {
     pub shard: Option<Shard>,
     /// The blast version that ran it.
     pub version: String,
+    /// `--insecure`: server certificates were not verified.
+    #[serde(default)]
+    pub insecure: bool,
+    /// False with `--no-keepalive` (one request per connection).
+    #[serde(default = "yes")]
+    pub keepalive: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Durations as seconds (a float) in saved reports.

@@ -13,6 +13,8 @@ use base64::Engine as _;
 
 /// Port used when an `http://` URL names none (RFC 9110 §4.2.1).
 pub const HTTP_DEFAULT_PORT: u16 = 80;
+/// Port used when an `https://` URL names none (RFC 9110 §4.2.2).
+pub const HTTPS_DEFAULT_PORT: u16 = 443;
 
 /// Hex digits for `%XX` escapes.
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -30,6 +32,11 @@ pub struct Target {
     pub path: String,
     /// `Authorization` header value from the URL's userinfo (`Basic …`, RFC 7617).
     pub authorization: Option<String>,
+    /// An `https://` URL: connections speak TLS.
+    pub tls: bool,
+    /// The host name (or IP literal, unbracketed) certificates are checked against and
+    /// SNI names.
+    pub server_name: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +48,7 @@ pub enum TargetError {
     /// A control byte (CR, LF, NUL, tab …) at this byte offset of the URL.
     ControlByte(u8, usize),
     Resolve(String, String),
+    BadConnectTo(String),
 }
 
 impl fmt::Display for TargetError {
@@ -49,7 +57,7 @@ impl fmt::Display for TargetError {
             TargetError::UnsupportedScheme(s) => {
                 write!(
                     f,
-                    "unsupported URL scheme {s:?}: blast speaks plain http://"
+                    "unsupported URL scheme {s:?}: blast speaks http:// and https://"
                 )
             }
             TargetError::MissingHost => write!(f, "the URL names no host"),
@@ -60,15 +68,21 @@ impl fmt::Display for TargetError {
                 "the URL holds control byte 0x{b:02x} at offset {at}: it could split the request"
             ),
             TargetError::Resolve(h, e) => write!(f, "cannot resolve {h}: {e}"),
+            TargetError::BadConnectTo(c) => write!(
+                f,
+                "invalid --connect-to {c:?}: expected HOST:PORT:ADDR:PORT (HOST and PORT may be empty)"
+            ),
         }
     }
 }
 
 impl std::error::Error for TargetError {}
 
-/// The pieces of an `http://[user:pw@]host[:port][/path][?query]` URL, before resolution.
+/// The pieces of an `http(s)://[user:pw@]host[:port][/path][?query]` URL, before resolution.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UrlParts<'a> {
+    /// An `https://` URL.
+    pub tls: bool,
     /// As written; an IPv6 literal keeps its brackets.
     pub host: &'a str,
     pub port: u16,
@@ -87,12 +101,15 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, TargetError> {
     if let Some(at) = url.bytes().position(|b| b.is_ascii_control()) {
         return Err(TargetError::ControlByte(url.as_bytes()[at], at));
     }
-    let (prefix, rest) = match url.split_once("://") {
+    let (tls, prefix, rest) = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
-            (&url[..scheme.len() + 3], rest)
+            (false, &url[..scheme.len() + 3], rest)
+        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+            (true, &url[..scheme.len() + 3], rest)
         }
         Some((scheme, _)) => return Err(TargetError::UnsupportedScheme(scheme.to_owned())),
-        None => ("", url),
+        None => (false, "", url),
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (full_authority, tail) = rest.split_at(end);
@@ -100,7 +117,12 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, TargetError> {
         Some((u, a)) => (Some(u), a),
         None => (None, full_authority),
     };
-    let (host, port) = split_host_port(authority)?;
+    let default_port = if tls {
+        HTTPS_DEFAULT_PORT
+    } else {
+        HTTP_DEFAULT_PORT
+    };
+    let (host, port) = split_host_port(authority, default_port)?;
     let tail = tail.split('#').next().unwrap_or("");
     let mut path = String::with_capacity(tail.len() + 1);
     if !tail.starts_with('/') {
@@ -108,6 +130,7 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, TargetError> {
     }
     encode_target(tail, &mut path);
     Ok(UrlParts {
+        tls,
         host,
         port,
         authority,
@@ -118,7 +141,7 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, TargetError> {
 }
 
 /// `host[:port]` with the host checked: a bracketed IPv6 literal or a registered name.
-fn split_host_port(authority: &str) -> Result<(&str, u16), TargetError> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), TargetError> {
     // An IPv6 literal is bracketed (RFC 3986 §3.2.2); its colons are not the port's.
     let (host, port) = if authority.starts_with('[') {
         let close = authority
@@ -148,7 +171,7 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), TargetError> {
             "a host name holds letters, digits and - . _ ~ only (write IPv6 in brackets)",
         ));
     }
-    Ok((host, parse_port(port)?))
+    Ok((host, parse_port(port, default_port)?))
 }
 
 /// RFC 3986 §3.2.2 `reg-name`: unreserved, sub-delims and percent-escapes.
@@ -157,9 +180,9 @@ fn is_reg_name_byte(b: u8) -> bool {
 }
 
 /// Digits only (no sign, no spaces), 1 to 65535; an empty port means the default.
-fn parse_port(port: Option<&str>) -> Result<u16, TargetError> {
+fn parse_port(port: Option<&str>, default_port: u16) -> Result<u16, TargetError> {
     let Some(p) = port.filter(|p| !p.is_empty()) else {
-        return Ok(HTTP_DEFAULT_PORT);
+        return Ok(default_port);
     };
     if !p.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TargetError::BadPort(p.to_owned(), "a port is digits only"));
@@ -221,22 +244,83 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `--connect-to HOST:PORT:ADDR:PORT` (curl's meaning): connections for HOST:PORT go to
+/// ADDR:PORT instead, while `Host`, SNI and certificate checks keep the URL's name. An empty
+/// HOST or PORT matches any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectTo {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub to_host: String,
+    pub to_port: u16,
+}
+
+impl ConnectTo {
+    pub fn parse(s: &str) -> Result<ConnectTo, TargetError> {
+        let bad = || TargetError::BadConnectTo(s.to_owned());
+        let (host, rest) = split_pair(s).ok_or_else(bad)?;
+        let (port, rest) = split_pair(rest).ok_or_else(bad)?;
+        let (to_host, to_port) = split_pair(rest).ok_or_else(bad)?;
+        let unbracket = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = match port {
+            "" => None,
+            p => Some(p.parse().map_err(|_| bad())?),
+        };
+        if to_host.is_empty() {
+            return Err(bad());
+        }
+        Ok(ConnectTo {
+            host: (!host.is_empty()).then(|| unbracket(host)),
+            port,
+            to_host: unbracket(to_host),
+            to_port: to_port.parse().map_err(|_| bad())?,
+        })
+    }
+
+    fn matches(&self, host: &str, port: u16) -> bool {
+        self.host
+            .as_deref()
+            .is_none_or(|h| h.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// `a:b` split at its first colon outside brackets, for `HOST:PORT:ADDR:PORT` taken two
+/// fields at a time from the left (`[::1]:443:…` keeps the literal whole).
+fn split_pair(s: &str) -> Option<(&str, &str)> {
+    let from = if s.starts_with('[') { s.find(']')? } else { 0 };
+    let i = from + s[from..].find(':')?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 impl Target {
     /// Parses and resolves `url` (DNS once, first address wins).
     pub fn resolve(url: &str) -> Result<Target, TargetError> {
+        Target::resolve_via(url, &[])
+    }
+
+    /// As [`Target::resolve`], but the first `--connect-to` rule that matches the URL's host
+    /// and port decides the address connected to.
+    pub fn resolve_via(url: &str, connect_to: &[ConnectTo]) -> Result<Target, TargetError> {
         let parts = split_url(url)?;
         let host = parts.host.trim_start_matches('[').trim_end_matches(']');
-        let addr = (host, parts.port)
+        let (dial, port) = match connect_to.iter().find(|c| c.matches(host, parts.port)) {
+            Some(c) => (c.to_host.as_str(), c.to_port),
+            None => (host, parts.port),
+        };
+        let addr = (dial, port)
             .to_socket_addrs()
-            .map_err(|e| TargetError::Resolve(host.to_owned(), e.to_string()))?
+            .map_err(|e| TargetError::Resolve(dial.to_owned(), e.to_string()))?
             .next()
-            .ok_or_else(|| TargetError::Resolve(host.to_owned(), "no address".to_owned()))?;
+            .ok_or_else(|| TargetError::Resolve(dial.to_owned(), "no address".to_owned()))?;
         Ok(Target {
             url: parts.shown,
             addr,
             host: parts.authority.to_owned(),
             path: parts.path,
             authorization: parts.userinfo.map(basic_authorization),
+            tls: parts.tls,
+            server_name: host.to_owned(),
         })
     }
 }
@@ -290,9 +374,35 @@ mod tests {
     }
 
     #[test]
+    fn https_urls_speak_tls_on_port_443_by_default() {
+        let p = split_url("https://example.com/v1").unwrap();
+        assert!(p.tls);
+        assert_eq!((p.host, p.port), ("example.com", 443));
+        assert!(!split_url("http://example.com/").unwrap().tls);
+        assert_eq!(split_url("https:///x"), Err(TargetError::MissingHost));
+    }
+
+    #[test]
+    fn connect_to_sends_elsewhere_but_keeps_the_name() {
+        let rules = [ConnectTo::parse("api.example:443:127.0.0.1:8443").unwrap()];
+        let t = Target::resolve_via("https://api.example/health", &rules).unwrap();
+        assert_eq!(t.addr, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(
+            (t.host.as_str(), t.server_name.as_str()),
+            ("api.example", "api.example")
+        );
+        let any = ConnectTo::parse("::[::1]:9").unwrap();
+        assert_eq!((any.host, any.port), (None, None));
+        assert_eq!((any.to_host.as_str(), any.to_port), ("::1", 9));
+        for bad in ["a:1:b", "a:x:b:1", "a:1::1", "a:1:b:99999", ""] {
+            assert!(ConnectTo::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn rejects_what_it_cannot_speak() {
         assert!(matches!(
-            split_url("https://x/"),
+            split_url("ftp://x/"),
             Err(TargetError::UnsupportedScheme(_))
         ));
         assert_eq!(split_url("http://:80/"), Err(TargetError::MissingHost));

@@ -22,8 +22,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
         &[
-            "results", "gates", "load", "http", "stats", "scenario", "target", "shard", "os",
-            "units",
+            "results", "gates", "load", "http", "stats", "scenario", "target", "tls", "tlsio",
+            "shard", "os", "units",
         ],
     ),
 ];
@@ -32,6 +32,10 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// only the layers named in [`APART_USERS`] may use them (to start them).
 const APART: &[&str] = &["serve"];
 const APART_USERS: &[&str] = &["entry", "commands"];
+
+/// Foundation leaves that use nothing of the crate, so an apart module may use them too:
+/// `tlsio` is TLS over a monoio stream, the same for the client and the built-in server.
+const SHARED_LEAVES: &[&str] = &["tlsio"];
 
 /// `lib.rs` only declares the modules.
 const EXEMPT: &[&str] = &["lib.rs"];
@@ -328,7 +332,8 @@ fn upward(g: &BTreeMap<PathBuf, BTreeMap<PathBuf, String>>) -> Vec<String> {
                 continue;
             }
             let ok = match (rank(&fm), rank(&tm)) {
-                _ if APART.contains(&fm.as_str()) => false,
+                _ if SHARED_LEAVES.contains(&fm.as_str()) => false,
+                _ if APART.contains(&fm.as_str()) => SHARED_LEAVES.contains(&tm.as_str()),
                 _ if APART.contains(&tm.as_str()) => APART_USERS.contains(&layer_name(&fm)),
                 (Some(a), Some(b)) => b <= a,
                 _ => false,

@@ -16,6 +16,7 @@ use crate::limit::{self, Settings};
 use crate::os::DriverChoice;
 use crate::plan::PlanInput;
 use crate::scenario;
+use crate::tls::TlsOptions;
 use crate::units::parse_duration;
 
 /// The target of a run or a search: a URL, or a scenario's host.
@@ -77,6 +78,47 @@ pub struct LoadArgs {
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// One request per connection, sent with 'Connection: close' (connection churn)
+    #[arg(long)]
+    pub no_keepalive: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How to reach an https:// target (ignored, with a note, for http://).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Trust the CA certificates in FILE (PEM) besides the built-in Mozilla roots
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM) for servers that ask for one (mTLS); needs --key
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (every report says so)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Run a full TLS handshake on every connection (no session resumption)
+    #[arg(long)]
+    pub no_tls_resume: bool,
+    /// Connect to ADDR:PORT for HOST:PORT, keeping the URL's name for Host, SNI and the
+    /// certificate check (curl's meaning; repeatable)
+    #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
+    pub connect_to: Vec<String>,
+}
+
+impl TlsArgs {
+    fn options(&self) -> TlsOptions {
+        TlsOptions {
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            no_resume: self.no_tls_resume,
+        }
+    }
 }
 
 impl LoadArgs {
@@ -110,6 +152,9 @@ impl LoadArgs {
             body,
             driver: Some(self.driver),
             quiet: self.quiet,
+            tls: self.tls.options(),
+            connect_to: self.tls.connect_to,
+            no_keepalive: self.no_keepalive,
             ..PlanInput::default()
         })
     }

@@ -112,6 +112,9 @@ pub fn finish(results: &Results, out: &ReportArgs) -> Result<ExitCode> {
     let mut files = Files::default();
     files.write(&out.json, |p| json::write(results, p));
     files.write(&out.csv, |p| csv::write(results, p, out.csv_full_history));
+    files.write(&out.csv, |p| {
+        crate::report::connections::write_csv(results, p)
+    });
     files.write(&out.html, |p| html::write(results, p));
     files.write(&out.history, |p| {
         history::append(results, p, out.label.as_deref())

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 
 use super::shared::Shared;
 use super::source::Pick;
 use super::stale::{self, Peek};
+use super::transport::{self, Stream};
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
 use crate::load::Pacer;
 use crate::results::kind;
@@ -115,7 +115,7 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
                 continue;
             }
         }
-        let stream = match w.or_stop(slot, connect(&w)).await {
+        let stream = match w.or_stop(slot, transport::connect(&w)).await {
             None => break,
             Some(Ok(s)) => s,
             Some(Err(kind)) => {
@@ -144,21 +144,10 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
     w.alive.set(w.alive.get() - 1);
 }
 
-async fn connect(w: &Shared) -> Result<TcpStream, &'static str> {
-    let attempt = TcpStream::connect_addr(w.plan.target.addr);
-    match monoio::time::timeout(w.plan.connect_timeout, attempt).await {
-        Err(_) => Err(kind::CONNECT_TIMEOUT),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(kind::CONNECT_REFUSED),
-        Ok(Err(_)) => Err(kind::CONNECT_ERROR),
-        Ok(Ok(s)) => {
-            // Small requests must leave at once, not wait for Nagle's algorithm.
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-    }
-}
-
 fn io_kind(e: &io::Error) -> &'static str {
+    if let Some(kind) = transport::io_error_kind(e) {
+        return kind;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => kind::RESET,
         _ => kind::IO,
@@ -166,16 +155,24 @@ fn io_kind(e: &io::Error) -> &'static str {
 }
 
 impl Conn {
-    /// Drives one TCP connection until it must be replaced or the run ends. A batch that a
+    /// Drives one connection until it must be replaced or the run ends. A batch that a
     /// stale connection swallowed (still in `wbuf`, its requests in flight) goes out first.
-    async fn session(&mut self, w: &Shared, mut stream: TcpStream) -> End {
+    async fn session(&mut self, w: &Shared, mut stream: Stream) -> End {
         self.rbuf.clear();
         self.served = 0;
         let mut carried = !self.wbuf.is_empty();
         if carried {
             self.resend_carried();
         }
+        let mut sent_one = false;
         loop {
+            // --no-keepalive: one request per connection, whatever the server would allow.
+            if !w.plan.keepalive
+                && self.inflight.is_empty()
+                && std::mem::replace(&mut sent_one, true)
+            {
+                return End::Reconnect;
+            }
             let idle = self.inflight.is_empty();
             if !std::mem::take(&mut carried) {
                 if let Some(end) = self.fill(w).await {
@@ -187,7 +184,7 @@ impl Conn {
                 }
             }
             if !self.wbuf.is_empty() {
-                self.retryable = idle && self.served > 0 && self.all_idempotent();
+                self.retryable = idle && self.reused_after_idle() && self.all_idempotent();
                 if let Err(kind) = self.flush(&mut stream).await {
                     return self.fail_or_retry(w, kind);
                 }
@@ -202,10 +199,15 @@ impl Conn {
     }
 
     /// A reused connection that sat idle: has the server closed it meanwhile?
-    fn closed_while_idle(&self, stream: &TcpStream) -> bool {
-        self.served > 0
-            && self.idle_since.elapsed() >= stale::CHECK_AFTER_IDLE
-            && stale::peek(stream) == Peek::Closed
+    fn closed_while_idle(&self, stream: &Stream) -> bool {
+        self.reused_after_idle() && stale::peek(stream) == Peek::Closed
+    }
+
+    /// The connection served before and then sat idle long enough for a server to time it
+    /// out. Back-to-back requests are not: a server that closes one of those after reading
+    /// it has refused it, and that is an error, not a stale connection.
+    fn reused_after_idle(&self) -> bool {
+        self.served > 0 && self.idle_since.elapsed() >= stale::CHECK_AFTER_IDLE
     }
 
     fn all_idempotent(&self) -> bool {
@@ -353,7 +355,7 @@ impl Conn {
         }
     }
 
-    async fn flush(&mut self, stream: &mut TcpStream) -> Result<(), &'static str> {
+    async fn flush(&mut self, stream: &mut Stream) -> Result<(), &'static str> {
         let buf = std::mem::take(&mut self.wbuf);
         let (res, buf) = stream.write_all(buf).await;
         // Keep what was written until its responses start; the two buffers take turns.
@@ -364,7 +366,7 @@ impl Conn {
 
     /// Reads once (bounded by the oldest request's timeout) and accounts for every response
     /// completed by the bytes read.
-    async fn receive(&mut self, w: &Shared, stream: &mut TcpStream) -> Result<(), End> {
+    async fn receive(&mut self, w: &Shared, stream: &mut Stream) -> Result<(), End> {
         let space = self.rbuf.capacity() - self.rbuf.len();
         let n = match self.read_some(w, stream).await {
             Ok(n) => n,
@@ -403,11 +405,7 @@ impl Conn {
         result
     }
 
-    async fn read_some(
-        &mut self,
-        w: &Shared,
-        stream: &mut TcpStream,
-    ) -> Result<usize, &'static str> {
+    async fn read_some(&mut self, w: &Shared, stream: &mut Stream) -> Result<usize, &'static str> {
         self.make_room();
         let front = self
             .inflight

@@ -30,8 +30,13 @@ pub enum Source {
         picker: TaskPicker,
         heads: Vec<bool>,
         idempotent: Vec<bool>,
+        /// `--no-keepalive`: each rendered request gets `Connection: close`.
+        close: bool,
     },
 }
+
+/// The header line `--no-keepalive` adds to a scenario's requests.
+const CLOSE_LINE: &[u8] = b"Connection: close\r\n";
 
 impl Source {
     pub fn new(plan: &Plan, worker: usize) -> Self {
@@ -49,6 +54,7 @@ impl Source {
                 picker: TaskPicker::new(&s.tasks),
                 heads: heads(s),
                 idempotent: s.tasks.iter().map(|t| is_idempotent(&t.method)).collect(),
+                close: !plan.keepalive,
             },
         }
     }
@@ -75,9 +81,14 @@ impl Source {
                 picker,
                 heads,
                 idempotent,
+                close,
             } => {
                 let task = picker.pick(renderer.rng());
+                let start = out.len();
                 let invalid = renderer.render(task, host, out).invalid;
+                if *close {
+                    insert_after_request_line(out, start, CLOSE_LINE);
+                }
                 Pick {
                     task,
                     invalid,
@@ -112,9 +123,35 @@ pub fn is_idempotent(method: &str) -> bool {
         .any(|m| m.eq_ignore_ascii_case(method))
 }
 
+/// Splices `line` in after the request line of the request rendered at `out[start..]`.
+fn insert_after_request_line(out: &mut Vec<u8>, start: usize, line: &[u8]) {
+    let Some(eol) = out[start..].windows(2).position(|w| w == b"\r\n") else {
+        return;
+    };
+    let at = start + eol + 2;
+    out.splice(at..at, line.iter().copied());
+}
+
 fn heads(s: &Scenario) -> Vec<bool> {
     s.tasks
         .iter()
         .map(|t| t.method.eq_ignore_ascii_case("HEAD"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_keepalive_header_goes_after_the_request_line_of_the_last_request() {
+        let mut out = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let start = out.len();
+        out.extend_from_slice(b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}");
+        insert_after_request_line(&mut out, start, CLOSE_LINE);
+        assert_eq!(
+            out,
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /p HTTP/1.1\r\nConnection: close\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
+        );
+    }
 }

@@ -6,11 +6,14 @@
 //! server has closed it; and a request that still finds the connection closed before any
 //! byte of its response is sent once more on a fresh connection when its method is
 //! idempotent (RFC 9112 §9.3.1, RFC 9110 §9.2.2), counted as `retried_stale`, not a failure.
+//! Both apply only after an idle spell: a connection closed under back-to-back requests was
+//! closed by a server that read a request and refused it, which stays an error.
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-/// A connection idle at least this long is peeked at before it is reused: shorter gaps
-/// are the back-to-back requests of a busy user, where a syscall each would cost CPU.
+/// A connection idle at least this long is peeked at before it is reused, and may have its
+/// first request re-sent if it turns out closed: shorter gaps are the back-to-back requests
+/// of a busy user, where a syscall each would cost CPU and a close is the server's refusal.
 pub const CHECK_AFTER_IDLE: Duration = Duration::from_millis(50);
 
 /// What a non-blocking peek at an idle connection saw.

@@ -107,6 +107,7 @@ fn plan_section(out: &mut String, r: &Results) {
             .iter()
             .map(|h| ("Header", format!("{}: {}: {}", h.task, h.name, h.value))),
     );
+    rows.extend(super::connections::html_rows(r));
     out.push_str("<h2>Plan</h2>\n");
     key_values(out, &rows);
 }

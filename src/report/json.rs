@@ -64,6 +64,7 @@ pub fn to_value(r: &Results) -> Value {
         "worker_failures": r.worker_failures,
         "lateness_histogram": encode(&r.totals.lateness),
     });
+    v["connections"] = super::connections::json(r);
     v["tasks"] = tasks(r, secs);
     v["timeline"] = timeline(r);
     if let Load::Open { rate, .. } = plan.load {

@@ -1,6 +1,7 @@
 //! Reports: what a finished run leaves behind. Each format reads the merged `Results`;
 //! none of them touches the engine.
 pub mod compare;
+pub mod connections;
 pub mod csv;
 pub mod file;
 pub mod history;

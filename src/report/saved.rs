@@ -73,6 +73,8 @@ struct Saved {
     #[serde(default)]
     changes: Vec<Change>,
     lateness_histogram: String,
+    /// Absent in reports written before connections were measured.
+    connections: Option<super::connections::Saved>,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
 }
@@ -153,6 +155,11 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     m.connects = s.connections_opened;
     m.retried_stale = s.retried_stale;
     m.bytes_in = s.bytes_received;
+    if let Some(c) = &s.connections {
+        m.conns = c.stats().ok_or(LoadError::Inconsistent(
+            "a connection histogram does not decode",
+        ))?;
+    }
     Ok(m)
 }
 

@@ -94,6 +94,7 @@ pub fn render(r: &Results) -> String {
             .collect();
         let _ = writeln!(out, "  edited     {}", changes.join("; "));
     }
+    super::connections::text(&mut out, r);
     if plan.tasks.len() > 1 {
         write_tasks(&mut out, r, secs);
     }

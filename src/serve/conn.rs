@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 
 use super::frame::{parse_request, Parsed, Request, MAX_BODY_BYTES, MAX_HEAD_BYTES};
 use super::limits::Limits;
@@ -79,9 +78,13 @@ fn header_for(req: &Request<'_>) -> ConnectionHeader {
 }
 
 /// Serves one connection until it closes. I/O errors end it quietly: the peer has gone.
-/// Dropping `ticket` at the end takes the connection out of its thread's registry.
-pub async fn serve_connection(mut stream: TcpStream, limits: Limits, ticket: Ticket) {
-    let _ = stream.set_nodelay(true);
+/// Dropping `ticket` at the end takes the connection out of its thread's registry. Plain TCP
+/// or TLS alike (the accept loop set TCP_NODELAY).
+pub async fn serve_connection<S: AsyncReadRent + AsyncWriteRent>(
+    mut stream: S,
+    limits: Limits,
+    ticket: Ticket,
+) {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(WRITE_INITIAL);
     // When the first byte of the request now buffered (in part) arrived.
@@ -131,7 +134,7 @@ pub async fn serve_connection(mut stream: TcpStream, limits: Limits, ticket: Tic
 }
 
 /// Answers a client turned away at the connection cap with 503 and closes.
-pub async fn turn_away(mut stream: TcpStream) {
+pub async fn turn_away(mut stream: monoio::net::TcpStream) {
     let mut out = Vec::with_capacity(WRITE_INITIAL);
     let resp = Response::rejected(UNAVAILABLE, br#"{"error":"server at its connection cap"}"#);
     write_response(&mut out, &resp, ConnectionHeader::Close);
@@ -140,7 +143,7 @@ pub async fn turn_away(mut stream: TcpStream) {
 
 /// Half-closes, then drains what the client still sends, within [`LINGER_TIME`] and
 /// [`LINGER_BYTES`].
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: AsyncReadRent + AsyncWriteRent>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

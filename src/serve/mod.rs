@@ -9,15 +9,19 @@ mod frame;
 mod limits;
 mod model;
 mod registry;
+pub mod tls;
 mod wire;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
 use monoio::net::{ListenerOpts, TcpListener};
+use rustls::ServerConfig;
+
+use crate::tlsio::TlsStream;
 
 use registry::Registry;
 
@@ -29,6 +33,7 @@ pub use model::{respond, Response, FEATURES};
 
 /// Pending connections per listener.
 const BACKLOG: i32 = 1024;
+/// A client that has not finished its TLS handshake by then is dropped.
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -56,8 +61,18 @@ impl ServeConfig {
 /// Binds, then runs until the process is killed (or a server thread fails).
 /// Prints `listening on http://ADDR` to stderr once bound.
 pub fn serve(cfg: &ServeConfig, limits: &Limits) -> io::Result<()> {
-    let (addr, workers) = start(cfg, limits)?;
-    eprintln!("listening on http://{addr}");
+    serve_with(cfg, limits, None)
+}
+
+/// As [`serve`], over TLS when `tls` is given (`listening on https://ADDR`).
+pub fn serve_with(
+    cfg: &ServeConfig,
+    limits: &Limits,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (addr, workers) = start(cfg, limits, tls)?;
+    eprintln!("listening on {scheme}://{addr}");
     for worker in workers {
         match worker.join() {
             Ok(result) => result?,
@@ -75,25 +90,35 @@ pub fn spawn(cfg: &ServeConfig) -> io::Result<SocketAddr> {
 
 /// [`spawn`] with other limits than the defaults.
 pub fn spawn_with(cfg: &ServeConfig, limits: &Limits) -> io::Result<SocketAddr> {
-    start(cfg, limits).map(|(addr, _)| addr)
+    start(cfg, limits, None).map(|(addr, _)| addr)
+}
+
+/// As [`spawn`], over TLS.
+pub fn spawn_tls(cfg: &ServeConfig, tls: Arc<ServerConfig>) -> io::Result<SocketAddr> {
+    start(cfg, &Limits::default(), Some(tls)).map(|(addr, _)| addr)
 }
 
 type Worker = thread::JoinHandle<io::Result<()>>;
 
 /// Starts the first thread on `cfg.addr` to learn the real port, then the rest on that port.
 /// Returns once every thread is listening.
-fn start(cfg: &ServeConfig, limits: &Limits) -> io::Result<(SocketAddr, Vec<Worker>)> {
+fn start(
+    cfg: &ServeConfig,
+    limits: &Limits,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<(SocketAddr, Vec<Worker>)> {
     refuse_port_in_use(cfg.addr)?;
     let count = cfg.thread_count();
     let each = Each {
         limits: *limits,
         cap: limits.per_thread_cap(count, limits::raise_fd_limit()),
+        tls,
     };
     let mut workers = Vec::with_capacity(count);
-    let (first, addr) = start_worker(0, cfg.addr, each)?;
+    let (first, addr) = start_worker(0, cfg.addr, each.clone())?;
     workers.push(first);
     for index in 1..count {
-        let (worker, _) = start_worker(index, addr, each)?;
+        let (worker, _) = start_worker(index, addr, each.clone())?;
         workers.push(worker);
     }
     Ok((addr, workers))
@@ -110,11 +135,13 @@ fn refuse_port_in_use(addr: SocketAddr) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// What every server thread is given: the limits and its share of the connection cap.
-#[derive(Debug, Clone, Copy)]
+/// What every server thread is given: the limits, its share of the connection cap, and the
+/// TLS configuration when serving HTTPS.
+#[derive(Debug, Clone)]
 struct Each {
     limits: Limits,
     cap: usize,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 /// Starts one server thread and waits until it is listening (or failed to).
@@ -169,15 +196,39 @@ async fn accept_forever(listener: TcpListener, each: Each) -> io::Result<()> {
     let registry = Registry::new(each.cap);
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => match Registry::admit(&registry) {
-                Some(ticket) => {
-                    monoio::spawn(conn::serve_connection(stream, each.limits, ticket));
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                match (Registry::admit(&registry), &each.tls) {
+                    (Some(ticket), None) => {
+                        monoio::spawn(conn::serve_connection(stream, each.limits, ticket));
+                    }
+                    (Some(ticket), Some(config)) => {
+                        monoio::spawn(serve_tls(stream, config.clone(), each.limits, ticket));
+                    }
+                    (None, _) => {
+                        monoio::spawn(conn::turn_away(stream));
+                    }
                 }
-                None => {
-                    monoio::spawn(conn::turn_away(stream));
-                }
-            },
+            }
             Err(_) => monoio::time::sleep(ACCEPT_BACKOFF).await,
         }
+    }
+}
+
+/// One TLS connection: the handshake (bounded by the header timeout, so a stalled handshake
+/// cannot pin a connection), then the same connection loop as plain HTTP.
+async fn serve_tls(
+    stream: monoio::net::TcpStream,
+    config: Arc<ServerConfig>,
+    limits: Limits,
+    ticket: registry::Ticket,
+) {
+    let Ok(session) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = TlsStream::new(stream, session);
+    let handshake = monoio::time::timeout(limits.header_timeout, tls.handshake()).await;
+    if let Ok(Ok(())) = handshake {
+        conn::serve_connection(tls, limits, ticket).await;
     }
 }

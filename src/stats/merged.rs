@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::{new_histogram, Snapshot, TaskStats};
+use super::{new_histogram, ConnStats, Snapshot, TaskStats};
 
 #[derive(Clone, Debug)]
 pub struct Merged {
@@ -18,6 +18,8 @@ pub struct Merged {
     /// Requests re-sent after a stale keep-alive connection (see `Snapshot::retried_stale`).
     pub retried_stale: u64,
     pub bytes_in: u64,
+    /// Connect and TLS handshake times and details.
+    pub conns: ConnStats,
 }
 
 impl Merged {
@@ -31,6 +33,7 @@ impl Merged {
             connects: 0,
             retried_stale: 0,
             bytes_in: 0,
+            conns: ConnStats::new(),
         }
     }
 
@@ -52,6 +55,7 @@ impl Merged {
         self.connects += snap.connects;
         self.retried_stale += snap.retried_stale;
         self.bytes_in += snap.bytes_in;
+        self.conns.merge(&snap.conns);
     }
 
     /// Adds another merged result (another shard's, say) into this one.
@@ -72,6 +76,7 @@ impl Merged {
         self.connects += other.connects;
         self.retried_stale += other.retried_stale;
         self.bytes_in += other.bytes_in;
+        self.conns.merge(&other.conns);
     }
 
     fn add_errors(&mut self, kind: &str, n: u64) {

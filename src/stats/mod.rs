@@ -2,11 +2,13 @@
 //! and how the coordinator merges it. Knows nothing of sockets or runtimes, so it is tested
 //! with plain numbers.
 pub mod compact;
+mod connect;
 mod merged;
 mod point;
 mod recorder;
 
 pub use compact::Compact;
+pub use connect::ConnStats;
 pub use merged::{aggregate, Merged};
 pub use point::{percentiles, Point, REPORT_PERCENTILES};
 pub use recorder::{Recorder, Snapshot, TaskStats};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{micros, new_histogram};
+use super::{micros, new_histogram, ConnStats};
 
 /// Status codes are three digits (RFC 9110 §15), so a flat table covers every one.
 pub const STATUS_TABLE_LEN: usize = 1000;
@@ -103,6 +103,8 @@ pub struct Snapshot {
     pub retried_stale: u64,
     /// Bytes read from the wire (heads, bodies, framing).
     pub bytes_in: u64,
+    /// Connect and TLS handshake times, handshake kinds, first TLS error reasons.
+    pub conns: ConnStats,
 }
 
 /// A worker's running tallies. Every method on the hot path is a few adds and one
@@ -117,6 +119,7 @@ pub struct Recorder {
     retried_stale: u64,
     bytes_in: u64,
     message: String,
+    conns: ConnStats,
 }
 
 impl Recorder {
@@ -131,6 +134,7 @@ impl Recorder {
             retried_stale: 0,
             bytes_in: 0,
             message: String::new(),
+            conns: ConnStats::new(),
         }
     }
 
@@ -152,6 +156,12 @@ impl Recorder {
     #[inline]
     pub fn connected(&mut self) {
         self.connects += 1;
+    }
+
+    /// How connections were established (connect and handshake times, TLS details).
+    #[inline]
+    pub fn conns(&mut self) -> &mut ConnStats {
+        &mut self.conns
     }
 
     /// A complete response for `task`.
@@ -222,6 +232,7 @@ impl Recorder {
             connects: std::mem::take(&mut self.connects),
             retried_stale: std::mem::take(&mut self.retried_stale),
             bytes_in: std::mem::take(&mut self.bytes_in),
+            conns: std::mem::take(&mut self.conns),
         }
     }
 }

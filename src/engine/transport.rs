@@ -1,0 +1,188 @@
+//! The transport under the connection loop: plain TCP, or TLS over it (`https://`). Both
+//! are one `Stream` with monoio's owned-buffer read and write, so framing, pipelining and
+//! accounting are the same code for both. `connect` opens one, bounded by
+//! `--connect-timeout` (TCP connect and handshake together), and records how long each
+//! part took; a failure comes back as the error kind it is counted under.
+use std::io;
+use std::time::Instant;
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+use monoio::BufResult;
+use rustls::ClientConnection;
+
+use super::shared::Shared;
+use crate::results::kind;
+use crate::tls;
+use crate::tlsio::{tls_error, TlsStream};
+
+/// One connection to the target.
+pub enum Stream {
+    Plain(TcpStream),
+    /// Boxed: a TLS session is a few kilobytes, a plain stream a file descriptor.
+    Tls(Box<TlsStream<TcpStream, ClientConnection>>),
+}
+
+/// The socket under the stream, for `stale::peek`: a close shows on the TCP socket, TLS or
+/// not.
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Plain(s) => s.as_raw_fd(),
+            Stream::Tls(t) => t.io().as_raw_fd(),
+        }
+    }
+}
+
+/// Opens a connection for `w`'s plan: TCP, then the TLS handshake for an https target.
+pub async fn connect(w: &Shared) -> Result<Stream, &'static str> {
+    let start = Instant::now();
+    let deadline = monoio::time::Instant::from_std(start + w.plan.connect_timeout);
+    let attempt = TcpStream::connect_addr(w.plan.target.addr);
+    let tcp = match monoio::time::timeout_at(deadline, attempt).await {
+        Err(_) => return Err(kind::CONNECT_TIMEOUT),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            return Err(kind::CONNECT_REFUSED)
+        }
+        Ok(Err(_)) => return Err(kind::CONNECT_ERROR),
+        Ok(Ok(s)) => s,
+    };
+    // Small requests must leave at once, not wait for Nagle's algorithm.
+    let _ = tcp.set_nodelay(true);
+    let connected = Instant::now();
+    w.rec.borrow_mut().conns().connected(connected - start);
+    let Some(client) = &w.plan.tls else {
+        return Ok(Stream::Plain(tcp));
+    };
+    let session = ClientConnection::new(client.config.clone(), client.server_name.clone())
+        .map_err(|e| failed(w, &e))?;
+    let mut stream = TlsStream::new(tcp, session);
+    match monoio::time::timeout_at(deadline, stream.handshake()).await {
+        Err(_) => {
+            note_first(w, kind::TLS_HANDSHAKE, || {
+                format!(
+                    "the TLS handshake did not finish within --connect-timeout {:?}",
+                    w.plan.connect_timeout
+                )
+            });
+            Err(kind::TLS_HANDSHAKE)
+        }
+        Ok(Err(e)) => Err(match tls_error(&e) {
+            Some(t) => failed(w, t),
+            None => {
+                note_first(w, kind::TLS_HANDSHAKE, || e.to_string());
+                kind::TLS_HANDSHAKE
+            }
+        }),
+        Ok(Ok(())) => {
+            handshaken(w, stream.session(), connected)?;
+            Ok(Stream::Tls(Box::new(stream)))
+        }
+    }
+}
+
+/// Records a completed handshake; refuses a server that chose something but http/1.1.
+fn handshaken(w: &Shared, session: &ClientConnection, since: Instant) -> Result<(), &'static str> {
+    if session
+        .alpn_protocol()
+        .is_some_and(|p| p != tls::ALPN_HTTP11)
+    {
+        note_first(w, kind::TLS_PROTOCOL, || {
+            "the server chose an application protocol other than http/1.1 by ALPN".to_owned()
+        });
+        return Err(kind::TLS_PROTOCOL);
+    }
+    let resumed = matches!(
+        session.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    let version = session
+        .protocol_version()
+        .and_then(|v| v.as_str())
+        .unwrap_or("TLS");
+    let suite = session
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .unwrap_or("unknown suite");
+    let what = [version, suite].join(" ");
+    w.rec
+        .borrow_mut()
+        .conns()
+        .handshake(since.elapsed(), resumed, &what);
+    Ok(())
+}
+
+/// Names a TLS failure and keeps the first reason of its kind.
+fn failed(w: &Shared, e: &rustls::Error) -> &'static str {
+    let kind = tls::error_kind(e);
+    note_first(w, kind, || tls::describe(e));
+    kind
+}
+
+/// Keeps (and prints, once per worker) the first reason of `kind`.
+fn note_first(w: &Shared, kind: &'static str, reason: impl FnOnce() -> String) {
+    let mut rec = w.rec.borrow_mut();
+    let mut shown = None;
+    if rec.conns().first_error(kind, || {
+        let r = reason();
+        shown = Some(r.clone());
+        r
+    }) && w.index == 0
+    {
+        if let Some(r) = shown {
+            eprintln!("blast: {kind}: {r} (further ones are counted, not printed)");
+        }
+    }
+}
+
+/// The error kind of an I/O error on an open connection, when TLS names it.
+pub fn io_error_kind(e: &io::Error) -> Option<&'static str> {
+    tls_error(e).map(tls::error_kind)
+}
+
+impl AsyncReadRent for Stream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.readv(buf).await,
+            Stream::Tls(s) => s.readv(buf).await,
+        }
+    }
+}
+
+impl AsyncWriteRent for Stream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.write(buf).await,
+            Stream::Tls(s) => s.write(buf).await,
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.writev(buf).await,
+            Stream::Tls(s) => s.writev(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush().await,
+            Stream::Tls(s) => s.flush().await,
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) => s.shutdown().await,
+        }
+    }
+}
