@@ -22,6 +22,8 @@ pub mod kind {
     pub const IO: &str = "io_error";
     /// A request behind a failed one on a pipelined connection: never answered, never re-sent.
     pub const UNANSWERED: &str = "unanswered";
+    /// A task's redirects went on past its `follow_redirects` (or `--follow`) limit.
+    pub const TOO_MANY_REDIRECTS: &str = "too_many_redirects";
 }
 
 /// One second of the run, merged over workers.

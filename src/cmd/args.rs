@@ -77,6 +77,13 @@ pub struct LoadArgs {
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Keep a cookie jar per user: Set-Cookie comes back as Cookie (scenarios: `cookies`)
+    #[arg(long, conflicts_with = "scenario")]
+    pub cookies: bool,
+    /// Follow up to N same-origin redirects per request [default: 0] (scenarios: `follow_redirects`)
+    #[arg(long, value_name = "N", conflicts_with = "scenario",
+          value_parser = clap::value_parser!(u32).range(0..=crate::scenario::MAX_FOLLOW as i64))]
+    pub follow: Option<u32>,
 }
 
 impl LoadArgs {
@@ -110,6 +117,8 @@ impl LoadArgs {
             body,
             driver: Some(self.driver),
             quiet: self.quiet,
+            cookies: self.cookies,
+            follow: self.follow.unwrap_or(0),
             ..PlanInput::default()
         })
     }
