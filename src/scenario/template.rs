@@ -9,7 +9,7 @@
 //! equivalent JSON literal, strings with their `{env.NAME}` placeholders resolved. Path,
 //! header and text values are text with `{name}` placeholders naming the task's `vars`
 //! or the environment (`{env.NAME}`, resolved here, at load time) or a value the user
-//! captured (`{user.NAME}`, read per request; `{user = "NAME"}` in a body); `{{` and `}}`
+//! captured (`{user.NAME}`, read per request; `{captured = "NAME"}` in a body); `{{` and `}}`
 //! stand for literal braces.
 
 use std::ops::Range;
@@ -42,7 +42,7 @@ const MAX_NESTING: usize = 16;
 
 /// The keys that make a one-key table a generator.
 pub(crate) const GENERATORS: &[&str] = &[
-    "int", "float", "choice", "bool", "uuid", "seq", "string", "column", "var", "user",
+    "int", "float", "choice", "bool", "uuid", "seq", "string", "column", "var", "captured",
 ];
 
 /// One value source, evaluated once per use (vars: once per request).
@@ -555,7 +555,7 @@ impl<'a> Compiler<'a> {
                     None => fail(&arg.span, format!("the task has no var `{var}`")),
                 };
             }
-            "user" => {
+            "captured" => {
                 let user = read::string(arg, name)?;
                 return Ok(Some(Leaf::User(self.user_var(user, &arg.span, "the body")?)));
             }
