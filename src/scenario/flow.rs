@@ -240,4 +240,39 @@ mod tests {
         let long = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_CAPTURE_BYTES + 1));
         assert!(take(json("/a"), None, &long).is_err());
     }
+
+    fn refused(src: &str) -> String {
+        let e = crate::scenario::parse(src, std::path::Path::new("s.toml")).unwrap_err();
+        e.to_string()
+    }
+
+    #[test]
+    fn flow_settings_are_checked_at_load() {
+        let task = "[[task]]\npath = \"/\"\n";
+        let cases: &[(String, &str)] = &[
+            (format!("[on_start]\npath = \"/l\"\nweight = 2\n{task}"), "s.toml:3:1: an `on_start` task runs once per user: it takes no `weight`"),
+            (format!("{task}capture = {{t = \"body:/x\"}}\n"), "s.toml:3:16: capture \"body:/x\": write \"json:/pointer\" or \"header:Name\""),
+            (format!("{task}capture = {{t = \"json:x\"}}\n"), "s.toml:3:16: a JSON pointer is empty or starts with `/` (json:/access_token)"),
+            (format!("{task}capture = {{\"a-b\" = \"json:/x\"}}\n"), "s.toml:3:12: capture name \"a-b\" must be letters, digits and `_`"),
+            (format!("{task}follow_redirects = 31\n"), "s.toml:3:20: `follow_redirects` must be at most 30"),
+            (format!("{task}body = {{t = {{captured = \"tok\"}}}}\n"), "s.toml:3:25: the body uses {user.tok} but no task captures `tok`"),
+            (format!("sequence = 1\n{task}"), "s.toml:1:12: `sequence` must be true or false"),
+        ];
+        for (src, want) in cases {
+            let got = refused(src);
+            assert!(got.starts_with(want), "{src}\n got: {got}\nwant: {want}");
+        }
+    }
+
+    #[test]
+    fn on_start_tasks_come_after_the_others_with_no_weight() {
+        let src = "sequence = true\n[[on_start]]\npath = \"/a\"\ncapture = {t = \"json:/t\"}\n[[on_start]]\npath = \"/b\"\n[[task]]\npath = \"/x/{user.t}\"\nfollow_redirects = 0\n";
+        let s = crate::scenario::parse(src, std::path::Path::new("s.toml")).unwrap();
+        assert_eq!(s.on_start, [1, 2]);
+        assert_eq!(s.main_tasks(), 1);
+        assert_eq!((s.tasks[1].weight, s.tasks[1].name.as_str()), (0, "/a"));
+        assert_eq!(s.user_vars, ["t"]);
+        assert!(s.sequence && s.cookies && s.has_flow());
+        assert_eq!((s.follow(0), s.follow(1)), (0, DEFAULT_FOLLOW));
+    }
 }
