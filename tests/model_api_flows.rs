@@ -43,7 +43,9 @@ fn context(server: &PyServer, r: &Value, out: &std::process::Output) -> String {
 fn run(server: &PyServer, file: &str, extra: &[&str]) -> (Value, String) {
     let host = server.host();
     let users = USERS.to_string();
-    let mut args = vec!["-s", file, "--host", &host, "-d", RUN, "-u", &users, "-c", "1"];
+    let mut args = vec![
+        "-s", file, "--host", &host, "-d", RUN, "-u", &users, "-c", "1",
+    ];
     args.extend_from_slice(extra);
     let (r, out) = run_blast(&args);
     let ctx = context(server, &r, &out);
@@ -65,7 +67,10 @@ fn check_login_token(framework: &'static str) {
     assert!(count(task(&r, "predict-slash"), "requests") >= 1, "{ctx}");
     assert!(r["status_codes"].get("307").is_none(), "{ctx}");
     let s = stats(&server);
-    assert_eq!(s["logins"], USERS, "one login per user, server-side: {s}\n{ctx}");
+    assert_eq!(
+        s["logins"], USERS,
+        "one login per user, server-side: {s}\n{ctx}"
+    );
     assert_eq!(s["sessions_used"], USERS, "{s}\n{ctx}");
     assert_eq!(s["unauthorized"], 0, "{s}\n{ctx}");
 }
@@ -120,8 +125,16 @@ fn the_cookie_jar_alone_keeps_a_user_logged_in_and_can_be_turned_off() {
     let (r, ctx) = run(&server, &off, &[]);
     let predict = task(&r, "predict");
     assert!(count(predict, "requests") > 0, "{ctx}");
-    assert_eq!(count(predict, "failures"), count(predict, "requests"), "{ctx}");
-    assert_eq!(r["status_codes"]["401"], count(predict, "requests"), "{ctx}");
+    assert_eq!(
+        count(predict, "failures"),
+        count(predict, "requests"),
+        "{ctx}"
+    );
+    assert_eq!(
+        r["status_codes"]["401"],
+        count(predict, "requests"),
+        "{ctx}"
+    );
 }
 
 #[test]
@@ -163,15 +176,16 @@ body = {}
     );
     // The server saw those, and at most one more per user (in flight when the run ended).
     let logins = stats(&server)["logins"].as_u64().expect("logins");
-    assert!((tries..=tries + USERS).contains(&logins), "{logins} logins\n{ctx}");
+    assert!(
+        (tries..=tries + USERS).contains(&logins),
+        "{logins} logins\n{ctx}"
+    );
 }
 
 /// A server whose every answer redirects to itself.
 fn redirect_loop() -> Server {
     Server::start(|_| {
-        Reply::Send(
-            b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".to_vec(),
-        )
+        Reply::Send(b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".to_vec())
     })
 }
 
@@ -191,10 +205,24 @@ fn a_redirect_loop_ends_as_too_many_redirects() {
     let file = scratch.file("loop.toml");
     std::fs::write(&file, "[[task]]\nname = \"loop\"\npath = \"/\"\n[[task]]\nname = \"once\"\npath = \"/\"\nfollow_redirects = 1\n").unwrap();
     let before = server.requests();
-    let (r, out) = run_blast(&["-s", &file, "--host", &url(server.addr, "/"), "-n", "40", "-u", "1", "-c", "1"]);
+    let (r, out) = run_blast(&[
+        "-s",
+        &file,
+        "--host",
+        &url(server.addr, "/"),
+        "-n",
+        "40",
+        "-u",
+        "1",
+        "-c",
+        "1",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(errors_of(&r, "too_many_redirects"), 40, "{stderr}\n{r:#}");
-    let (looped, once) = (count(task(&r, "loop"), "requests"), count(task(&r, "once"), "requests"));
+    let (looped, once) = (
+        count(task(&r, "loop"), "requests"),
+        count(task(&r, "once"), "requests"),
+    );
     assert_eq!(looped + once, 40, "{r:#}");
     assert_eq!(server.requests() - before, looped * 6 + once * 2, "{r:#}");
     // Without --follow a plain run counts the 302 itself.
@@ -255,8 +283,13 @@ impl CookieServer {
                             if head.lines().any(|l| l == "Cookie: n=1") {
                                 seen.fetch_add(1, Ordering::SeqCst);
                             }
-                            let set = if std::mem::take(&mut first) { "Set-Cookie: n=1; Path=/\r\n" } else { "" };
-                            let reply = format!("HTTP/1.1 200 OK\r\n{set}Content-Length: 2\r\n\r\nok");
+                            let set = if std::mem::take(&mut first) {
+                                "Set-Cookie: n=1; Path=/\r\n"
+                            } else {
+                                ""
+                            };
+                            let reply =
+                                format!("HTTP/1.1 200 OK\r\n{set}Content-Length: 2\r\n\r\nok");
                             if stream.write_all(reply.as_bytes()).is_err() {
                                 return;
                             }
@@ -265,7 +298,11 @@ impl CookieServer {
                 });
             }
         });
-        CookieServer { addr, with_cookie, stop }
+        CookieServer {
+            addr,
+            with_cookie,
+            stop,
+        }
     }
 }
 
@@ -285,8 +322,16 @@ fn plain_runs_keep_cookies_only_with_the_flag() {
         let mut args = vec![target.as_str(), "-n", "10", "-u", "1", "-c", "1"];
         args.extend(flag);
         let (r, out) = run_blast(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(server.with_cookie.load(Ordering::SeqCst), want, "{flag:?}: {r:#}");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            server.with_cookie.load(Ordering::SeqCst),
+            want,
+            "{flag:?}: {r:#}"
+        );
     }
 }
 
@@ -296,7 +341,9 @@ fn a_plain_run_follows_the_frameworks_trailing_slash_redirect() {
     let server = PyServer::start("starlette");
     let target = format!("{}/predict/", server.host());
     let body = r#"{"age":50,"sex":1,"cp":0,"trestbps":120,"chol":200,"fbs":0,"restecg":0,"thalach":150,"exang":0,"oldpeak":1.0,"slope":1,"ca":0,"thal":2}"#;
-    let (r, out) = run_blast(&[&target, "-b", body, "--follow", "1", "-n", "20", "-u", "2", "-c", "1"]);
+    let (r, out) = run_blast(&[
+        &target, "-b", body, "--follow", "1", "-n", "20", "-u", "2", "-c", "1",
+    ]);
     let ctx = context(&server, &r, &out);
     assert!(no_errors(&r), "{ctx}");
     assert_eq!(r["status_codes"]["200"], 20, "{ctx}");

@@ -211,7 +211,11 @@ fn captured_values_and_cookies_do_not_allocate_once_warm() {
         token: b"abcdefghijklmnopqrstuvwxyz012345".to_vec(),
         jar: Default::default(),
     };
-    user.jar.store(b"sid=0123456789abcdef; Path=/; HttpOnly", b"/login", 1_700_000_000);
+    user.jar.store(
+        b"sid=0123456789abcdef; Path=/; HttpOnly",
+        b"/login",
+        1_700_000_000,
+    );
     let predict = s.tasks.iter().position(|t| t.name == "predict").unwrap();
     let login = s.tasks.iter().position(|t| t.name == "login").unwrap();
     let mut r = Renderer::new(&s, 0);
@@ -231,7 +235,8 @@ fn captured_values_and_cookies_do_not_allocate_once_warm() {
             session
                 .take(&s.user_vars, Some(head), b"", &mut captured)
                 .unwrap();
-            user.jar.store(b"sid=0123456789abcdef; Path=/", b"/login", 1_700_000_000);
+            user.jar
+                .store(b"sid=0123456789abcdef; Path=/", b"/login", 1_700_000_000);
         }
         let spent = allocations() - before;
         if round == 1 {
@@ -239,7 +244,10 @@ fn captured_values_and_cookies_do_not_allocate_once_warm() {
         }
     }
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345\r\n"), "{text}");
+    assert!(
+        text.contains("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345\r\n"),
+        "{text}"
+    );
     assert!(text.contains("Cookie: sid=0123456789abcdef\r\n"), "{text}");
     assert_eq!(captured, b"0123456789abcdef");
 }

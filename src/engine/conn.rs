@@ -9,7 +9,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use super::flow::{Flow, Redirect};
+use super::flow::{Done, Flow, Redirect};
 use super::shared::Shared;
 use super::source::Pick;
 use super::stale::{self, Peek};
@@ -342,7 +342,7 @@ impl Conn {
             .source
             .borrow_mut()
             .next(&w.plan, &mut self.flow, &mut self.wbuf);
-        self.flow.sent(w, pick.task, &self.wbuf[start..]);
+        self.flow.sent(&w.plan, pick.task, &self.wbuf[start..]);
         if self.inflight.is_empty() {
             self.decoder.reset(pick.head);
         }
@@ -391,7 +391,7 @@ impl Conn {
             let fresh = self.decoder.head().is_none();
             let decoded = self.decoder.decode(&self.rbuf[pos..], capture);
             if let Some(head) = self.decoder.head().filter(|_| fresh) {
-                self.flow.on_head(w, task, head, &self.rbuf[pos..]);
+                self.flow.on_head(&w.plan, task, head, &self.rbuf[pos..]);
             }
             match decoded {
                 Ok(Status::Partial(used)) => {
@@ -463,8 +463,14 @@ impl Conn {
             .map_or((0, false), |h| (h.status, h.keep_alive));
         let latency = now.saturating_duration_since(req.intended);
         let task = req.pick.task;
-        let hop = self.flow.redirect(w, &req.pick, status, &mut self.wbuf);
-        if let Redirect::Hop(pick) = hop {
+        let hop = self.flow.redirect(&w.plan, task, status, &mut self.wbuf);
+        if let Redirect::Hop { head, to_get } = hop {
+            let idempotent = to_get || req.pick.idempotent;
+            let pick = Pick {
+                head,
+                idempotent,
+                ..req.pick
+            };
             return self.hop(req, pick, keep_alive);
         }
         {
@@ -473,7 +479,14 @@ impl Conn {
                 rec.request_error(task, kind);
             } else {
                 rec.response(task, status, latency, self.decoder.body_bytes());
-                let checked = self.flow.finish(w, &req.pick, status, latency, &self.body);
+                let invalid = req.pick.invalid;
+                let done = Done {
+                    task,
+                    invalid,
+                    status,
+                    latency,
+                };
+                let checked = self.flow.finish(&w.plan, done, &self.body);
                 if let Err(miss) = checked {
                     rec.failure(task, &miss);
                 }

@@ -9,8 +9,6 @@
 //! the body with serde_json (once per user for an `on_start` login).
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::shared::Shared;
-use super::source::{is_idempotent, Pick};
 use crate::http::cookie::Jar;
 use crate::http::{fields, redirect};
 use crate::plan::Plan;
@@ -25,10 +23,21 @@ pub const ON_START_RETRY: Duration = Duration::from_secs(1);
 pub enum Redirect {
     /// Not a redirect to follow: account for the response.
     No,
-    /// The next hop was written to the write buffer; it carries this pick.
-    Hop(Pick),
+    /// The next hop was written to the write buffer: a HEAD or not, and whether its
+    /// method became GET.
+    Hop { head: bool, to_get: bool },
     /// A redirect that cannot be followed, counted as this error kind.
     Fail(&'static str),
+}
+
+/// A final response, as [`Flow::finish`] checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    pub task: usize,
+    /// The request was mutated to be invalid.
+    pub invalid: bool,
+    pub status: u16,
+    pub latency: Duration,
 }
 
 /// Why a response failed its task, beyond its status.
@@ -92,7 +101,12 @@ impl Flow {
 
     /// The task this user runs next: its pending `on_start` step, else the next of its
     /// `sequence`, else one picked by weight.
-    pub fn next_task(&mut self, plan: &Plan, picker: &TaskPicker, rng: &mut impl rand::Rng) -> usize {
+    pub fn next_task(
+        &mut self,
+        plan: &Plan,
+        picker: &TaskPicker,
+        rng: &mut impl rand::Rng,
+    ) -> usize {
         let Some(s) = &plan.scenario else { return 0 };
         if !self.started {
             if let Some(&t) = s.on_start.get(self.start_pos) {
@@ -114,8 +128,8 @@ impl Flow {
 
     /// The request of `task` just written (`bytes`): keeps what a redirect or a cookie
     /// needs of it.
-    pub fn sent(&mut self, w: &Shared, task: usize, bytes: &[u8]) {
-        let follows = follow_limit(&w.plan, task) > 0;
+    pub fn sent(&mut self, plan: &Plan, task: usize, bytes: &[u8]) {
+        let follows = follow_limit(plan, task) > 0;
         if self.jar.is_none() && !follows {
             return;
         }
@@ -129,11 +143,10 @@ impl Flow {
 
     /// A response head for `task` arrived; `buf` starts with it. Reads its cookies, its
     /// `Location` and the header a capture wants, only when the head has them.
-    pub fn on_head(&mut self, w: &Shared, task: usize, head: &crate::http::Head, buf: &[u8]) {
+    pub fn on_head(&mut self, plan: &Plan, task: usize, head: &crate::http::Head, buf: &[u8]) {
         let cookies = head.sets_cookie && self.jar.is_some();
-        let location = head.has_location
-            && redirect::is_redirect(head.status)
-            && follow_limit(&w.plan, task) > 0;
+        let location =
+            head.has_location && redirect::is_redirect(head.status) && follow_limit(plan, task) > 0;
         self.location.clear();
         if cookies || location {
             let now = unix_now();
@@ -148,31 +161,37 @@ impl Flow {
                 }
             });
         }
-        let captures = w
-            .plan
+        let captures = plan
             .scenario
             .as_ref()
             .is_some_and(|s| s.tasks[task].captures_headers());
         if captures {
             self.head.clear();
-            self.head.extend_from_slice(fields::final_head(buf).unwrap_or_default());
+            self.head
+                .extend_from_slice(fields::final_head(buf).unwrap_or_default());
         }
     }
 
-    /// A response with `status` completed `pick`: writes the next hop into `out` when it
-    /// is a redirect to follow.
-    pub fn redirect(&mut self, w: &Shared, pick: &Pick, status: u16, out: &mut Vec<u8>) -> Redirect {
+    /// A response with `status` completed a request of `task`: writes the next hop into
+    /// `out` when it is a redirect to follow.
+    pub fn redirect(
+        &mut self,
+        plan: &Plan,
+        task: usize,
+        status: u16,
+        out: &mut Vec<u8>,
+    ) -> Redirect {
         if self.location.is_empty() || !redirect::is_redirect(status) {
             self.hops = 0;
             return Redirect::No;
         }
-        if self.hops >= follow_limit(&w.plan, pick.task) {
+        if self.hops >= follow_limit(plan, task) {
             self.hops = 0;
             return Redirect::Fail(kind::TOO_MANY_REDIRECTS);
         }
         let resolved = redirect::resolve(
             &self.location,
-            &w.plan.target.host,
+            &plan.target.host,
             &self.target,
             &mut self.next_target,
         );
@@ -185,7 +204,7 @@ impl Flow {
             jar.write_header(&self.next_target, unix_now(), false, &mut self.cookie_line);
         }
         let start = out.len();
-        let Some(head) = redirect::rewrite(
+        let Some(done) = redirect::rewrite(
             &self.request,
             status,
             &self.next_target,
@@ -199,30 +218,21 @@ impl Flow {
         self.request.clear();
         self.request.extend_from_slice(&out[start..]);
         std::mem::swap(&mut self.target, &mut self.next_target);
-        let method = &out[start..start + out[start..].iter().position(|&b| b == b' ').unwrap_or(0)];
-        Redirect::Hop(Pick {
-            head,
-            idempotent: is_idempotent(std::str::from_utf8(method).unwrap_or("")),
-            ..*pick
-        })
+        Redirect::Hop {
+            head: done.head,
+            to_get: done.to_get,
+        }
     }
 
     /// A final response with `status` completed `pick`: checks the task's expectations,
     /// then takes its captures; moves `on_start` on, or back to its start when it failed.
-    pub fn finish(
-        &mut self,
-        w: &Shared,
-        pick: &Pick,
-        status: u16,
-        latency: Duration,
-        body: &[u8],
-    ) -> Result<(), Miss> {
-        let Some(s) = &w.plan.scenario else {
+    pub fn finish(&mut self, plan: &Plan, done: Done, body: &[u8]) -> Result<(), Miss> {
+        let Some(s) = &plan.scenario else {
             return Ok(());
         };
-        let task = &s.tasks[pick.task];
+        let task = &s.tasks[done.task];
         let mut result = task
-            .check(pick.invalid, status, latency, body)
+            .check(done.invalid, done.status, done.latency, body)
             .map_err(Miss::Expect);
         if result.is_ok() {
             for c in &task.captures {
@@ -234,7 +244,7 @@ impl Flow {
             }
         }
         self.head.clear();
-        let in_start = !self.started && s.on_start.get(self.start_pos) == Some(&pick.task);
+        let in_start = !self.started && s.on_start.get(self.start_pos) == Some(&done.task);
         match (&result, in_start) {
             (Ok(()), true) => {
                 self.start_pos += 1;
@@ -288,7 +298,10 @@ pub fn follow_limit(plan: &Plan, task: usize) -> u32 {
 
 /// The target of a request's request line (between the first two spaces).
 fn request_target(request: &[u8]) -> &[u8] {
-    let line = &request[..request.iter().position(|&b| b == b'\r').unwrap_or(request.len())];
+    let line = &request[..request
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(request.len())];
     let mut parts = line.splitn(3, |&b| b == b' ');
     parts.nth(1).unwrap_or(b"/")
 }

@@ -200,7 +200,10 @@ pub fn parse_date(v: &[u8]) -> Option<i64> {
                 token[1].to_ascii_lowercase(),
                 token[2].to_ascii_lowercase(),
             ];
-            month = MONTHS.iter().position(|m| **m == head).map(|i| i as i64 + 1);
+            month = MONTHS
+                .iter()
+                .position(|m| **m == head)
+                .map(|i| i as i64 + 1);
             if month.is_none() && year.is_none() {
                 year = number(token).filter(|_| token.len() == 4);
             }
@@ -270,9 +273,18 @@ mod tests {
 
     #[test]
     fn cookies_go_back_to_matching_paths() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
-            (&[("sid=abc; Path=/; HttpOnly", "/login")], "/predict", "Cookie: sid=abc\r\n"),
-            (&[("sid=abc", "/login")], "/predict?x=1", "Cookie: sid=abc\r\n"),
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[("sid=abc; Path=/; HttpOnly", "/login")],
+                "/predict",
+                "Cookie: sid=abc\r\n",
+            ),
+            (
+                &[("sid=abc", "/login")],
+                "/predict?x=1",
+                "Cookie: sid=abc\r\n",
+            ),
             (&[("a=1; Path=/api", "/")], "/api/x", "Cookie: a=1\r\n"),
             (&[("a=1; Path=/api", "/")], "/api", "Cookie: a=1\r\n"),
             (&[("a=1; Path=/api", "/")], "/apix", ""),
@@ -283,16 +295,35 @@ mod tests {
             (&[("a=1", "/"), ("a=2", "/")], "/", "Cookie: a=2\r\n"),
             (&[("a=1", "/"), ("a=; Max-Age=0", "/")], "/", ""),
             (&[("a=1; Max-Age=60", "/")], "/", "Cookie: a=1\r\n"),
-            (&[("a=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "/")], "/", ""),
-            (&[("a=1; Expires=Wed, 21 Oct 2099 07:28:00 GMT", "/")], "/", "Cookie: a=1\r\n"),
-            (&[("a=1; Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "/")], "/", "Cookie: a=1\r\n"),
+            (
+                &[("a=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "/")],
+                "/",
+                "",
+            ),
+            (
+                &[("a=1; Expires=Wed, 21 Oct 2099 07:28:00 GMT", "/")],
+                "/",
+                "Cookie: a=1\r\n",
+            ),
+            (
+                &[(
+                    "a=1; Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+                    "/",
+                )],
+                "/",
+                "Cookie: a=1\r\n",
+            ),
             (&[("a=1; Secure", "/")], "/", ""),
             (&[("novalue", "/")], "/", ""),
             (&[("=x", "/")], "/", ""),
             (&[(" a = 1 ; path = /", "/")], "/", "Cookie: a=1\r\n"),
         ];
         for (fields, target, want) in cases {
-            assert_eq!(header(&jar(fields), target), *want, "{fields:?} -> {target}");
+            assert_eq!(
+                header(&jar(fields), target),
+                *want,
+                "{fields:?} -> {target}"
+            );
         }
     }
 

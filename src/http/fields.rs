@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn finds_fields_by_name_in_any_case() {
-        let cases: &[(&[u8], &[u8], Option<&[u8]>)] = &[
+        type Case<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+        let cases: &[Case] = &[
             (b"HTTP/1.1 200 OK\r\nX-Session: abc\r\n\r\n", b"x-session", Some(b"abc")),
             (b"HTTP/1.1 200 OK\r\nx-session:   abc  \r\n\r\nbody", b"X-Session", Some(b"abc")),
             (b"HTTP/1.1 200 OK\r\nA: 1\r\nA: 2\r\n\r\n", b"a", Some(b"1")),
@@ -100,6 +101,9 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].1, b"b=2");
         let two = b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody";
-        assert_eq!(final_head(two), Some(&b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"[..]));
+        assert_eq!(
+            final_head(two),
+            Some(&b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"[..])
+        );
     }
 }

@@ -103,14 +103,14 @@ pub fn resolve(
 /// Writes the request that follows a `status` redirect of `request` (complete bytes) to
 /// `target`: the method changed as the status says, `Cookie` lines dropped (the caller
 /// adds `extra` lines for the new target, its cookies), and the body kept only with the
-/// method. Returns whether the new request is a HEAD; None when `request` is not a request.
+/// method. None when `request` is not a request.
 pub fn rewrite(
     request: &[u8],
     status: u16,
     target: &[u8],
     extra: &[u8],
     out: &mut Vec<u8>,
-) -> Option<bool> {
+) -> Option<Rewritten> {
     let head_end = find(request, b"\r\n\r\n")? + 4;
     let line_end = find(request, b"\r\n")?;
     let method = &request[..request.iter().position(|&b| b == b' ')?];
@@ -128,7 +128,12 @@ pub fn rewrite(
     out.extend_from_slice(b"\r\n");
     let mut dropped: &[&[u8]] = &[b"cookie"];
     if to_get {
-        dropped = &[b"cookie", b"content-length", b"content-type", b"transfer-encoding"];
+        dropped = &[
+            b"cookie",
+            b"content-length",
+            b"content-type",
+            b"transfer-encoding",
+        ];
     }
     let headers = &request[line_end + 2..head_end - 2];
     for line in headers.split_inclusive(|&b| b == b'\n') {
@@ -142,7 +147,19 @@ pub fn rewrite(
     if !to_get {
         out.extend_from_slice(&request[head_end..]);
     }
-    Some(!to_get && method.eq_ignore_ascii_case(b"HEAD"))
+    Some(Rewritten {
+        head: !to_get && method.eq_ignore_ascii_case(b"HEAD"),
+        to_get,
+    })
+}
+
+/// What [`rewrite`] made of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The new request is a HEAD (its response has no body).
+    pub head: bool,
+    /// The method became GET (and the body was dropped).
+    pub to_get: bool,
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -155,7 +172,8 @@ fn strip_fragment(s: &[u8]) -> &[u8] {
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// RFC 3986 §3.1: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"` before any `/`.
@@ -198,8 +216,13 @@ mod tests {
         ];
         for (location, current, want) in ok {
             let mut out = Vec::new();
-            resolve(location.as_bytes(), "127.0.0.1:8000", current.as_bytes(), &mut out)
-                .unwrap_or_else(|e| panic!("{location}: {e}"));
+            resolve(
+                location.as_bytes(),
+                "127.0.0.1:8000",
+                current.as_bytes(),
+                &mut out,
+            )
+            .unwrap_or_else(|e| panic!("{location}: {e}"));
             assert_eq!(String::from_utf8(out).unwrap(), *want, "{location}");
         }
         let bad: &[(&str, RedirectError)] = &[
@@ -233,13 +256,26 @@ mod tests {
         ];
         for (status, want) in cases {
             let mut out = Vec::new();
-            let head = rewrite(post, *status, b"/predict", b"Cookie: b=2\r\n", &mut out);
-            assert_eq!(head, Some(false));
+            let done = rewrite(post, *status, b"/predict", b"Cookie: b=2\r\n", &mut out);
+            let to_get = *status < 307;
+            assert_eq!(
+                done,
+                Some(Rewritten {
+                    head: false,
+                    to_get
+                })
+            );
             assert_eq!(String::from_utf8(out).unwrap(), *want, "{status}");
         }
         let mut out = Vec::new();
-        let head = rewrite(b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", 303, b"/b", b"", &mut out);
-        assert_eq!(head, Some(true));
+        let head = rewrite(
+            b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n",
+            303,
+            b"/b",
+            b"",
+            &mut out,
+        );
+        assert_eq!(head.map(|r| r.head), Some(true));
         assert_eq!(out, b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(rewrite(b"junk", 302, b"/", b"", &mut Vec::new()), None);
     }

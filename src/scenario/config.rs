@@ -88,8 +88,14 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path, env: &Env) -> Res
         user_vars: &user_vars,
     };
     let (tasks, on_start) = tasks(&task_nodes, &start_nodes, &src, seed)?;
-    let sequence = t.get("sequence").map(|n| boolean(n, "sequence")).transpose()?;
-    let cookies = t.get("cookies").map(|n| boolean(n, "cookies")).transpose()?;
+    let sequence = t
+        .get("sequence")
+        .map(|n| boolean(n, "sequence"))
+        .transpose()?;
+    let cookies = t
+        .get("cookies")
+        .map(|n| boolean(n, "cookies"))
+        .transpose()?;
     let follow_redirects = t
         .get("follow_redirects")
         .map(flow::follow_redirects)
@@ -151,7 +157,10 @@ fn on_start_nodes<'a>(t: &Table<'a>) -> Result<Vec<&'a Node>> {
     }
     for n in &nodes {
         if let Some((key, _)) = Table::any(n, "on_start")?.entry("weight") {
-            return fail(&key.span, "an `on_start` task runs once per user: it takes no `weight`");
+            return fail(
+                &key.span,
+                "an `on_start` task runs once per user: it takes no `weight`",
+            );
         }
     }
     Ok(nodes)

@@ -167,11 +167,7 @@ impl Capture {
             },
             Source::Json(pointer) => json_value(body, pointer, out),
         };
-        let found = found.and_then(|()| match out.len() {
-            0 => Err("the value is empty"),
-            n if n > MAX_CAPTURE_BYTES => Err("the value is longer than 4096 bytes"),
-            _ => Ok(()),
-        });
+        let found = found.and_then(|()| check_len(out.len()));
         found.map_err(|why| {
             out.clear();
             CaptureMiss {
@@ -183,8 +179,21 @@ impl Capture {
     }
 }
 
+/// A captured value must be there and fit [`MAX_CAPTURE_BYTES`].
+fn check_len(n: usize) -> std::result::Result<(), &'static str> {
+    match n {
+        0 => Err("the value is empty"),
+        n if n > MAX_CAPTURE_BYTES => Err("the value is longer than 4096 bytes"),
+        _ => Ok(()),
+    }
+}
+
 /// The value at `pointer` in a JSON body: a string's text, a number's or boolean's JSON.
-fn json_value(body: &[u8], pointer: &str, out: &mut Vec<u8>) -> std::result::Result<(), &'static str> {
+fn json_value(
+    body: &[u8],
+    pointer: &str,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), &'static str> {
     let doc: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| "the response body is not JSON")?;
     match doc.pointer(pointer) {
@@ -220,22 +229,65 @@ mod tests {
     fn captures_take_values_or_say_why_not() {
         let json = |p: &str| Source::Json(p.to_string());
         let head: &[u8] = b"HTTP/1.1 200 OK\r\nX-Session: s-1\r\n\r\n";
-        let cases: Vec<(Source, Option<&[u8]>, &str, std::result::Result<&str, &str>)> = vec![
-            (json("/access_token"), None, r#"{"access_token":"abc"}"#, Ok("abc")),
+        type Case<'a> = (
+            Source,
+            Option<&'a [u8]>,
+            &'a str,
+            std::result::Result<&'a str, &'a str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                json("/access_token"),
+                None,
+                r#"{"access_token":"abc"}"#,
+                Ok("abc"),
+            ),
             (json("/a/0/b"), None, r#"{"a":[{"b":7}]}"#, Ok("7")),
             (json("/ok"), None, r#"{"ok":true}"#, Ok("true")),
-            (json("/missing"), None, r#"{"access_token":"abc"}"#,
-             Err("capture `token` (json:/missing): not found in the response body")),
-            (json("/a"), None, "not json", Err("capture `token` (json:/a): the response body is not JSON")),
-            (json("/a"), None, r#"{"a":{}}"#, Err("capture `token` (json:/a): the value is not a string, number or boolean")),
-            (json("/a"), None, r#"{"a":""}"#, Err("capture `token` (json:/a): the value is empty")),
-            (Source::Header("x-session".into()), Some(head), "", Ok("s-1")),
-            (Source::Header("X-Other".into()), Some(head), "",
-             Err("capture `token` (header:X-Other): no such header in the response")),
+            (
+                json("/missing"),
+                None,
+                r#"{"access_token":"abc"}"#,
+                Err("capture `token` (json:/missing): not found in the response body"),
+            ),
+            (
+                json("/a"),
+                None,
+                "not json",
+                Err("capture `token` (json:/a): the response body is not JSON"),
+            ),
+            (
+                json("/a"),
+                None,
+                r#"{"a":{}}"#,
+                Err("capture `token` (json:/a): the value is not a string, number or boolean"),
+            ),
+            (
+                json("/a"),
+                None,
+                r#"{"a":""}"#,
+                Err("capture `token` (json:/a): the value is empty"),
+            ),
+            (
+                Source::Header("x-session".into()),
+                Some(head),
+                "",
+                Ok("s-1"),
+            ),
+            (
+                Source::Header("X-Other".into()),
+                Some(head),
+                "",
+                Err("capture `token` (header:X-Other): no such header in the response"),
+            ),
         ];
         for (from, head, body, want) in cases {
             let got = take(from.clone(), head, body);
-            assert_eq!(got, want.map(String::from).map_err(String::from), "{from:?} {body}");
+            assert_eq!(
+                got,
+                want.map(String::from).map_err(String::from),
+                "{from:?} {body}"
+            );
         }
         let long = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_CAPTURE_BYTES + 1));
         assert!(take(json("/a"), None, &long).is_err());
@@ -250,13 +302,34 @@ mod tests {
     fn flow_settings_are_checked_at_load() {
         let task = "[[task]]\npath = \"/\"\n";
         let cases: &[(String, &str)] = &[
-            (format!("[on_start]\npath = \"/l\"\nweight = 2\n{task}"), "s.toml:3:1: an `on_start` task runs once per user: it takes no `weight`"),
-            (format!("{task}capture = {{t = \"body:/x\"}}\n"), "s.toml:3:16: capture \"body:/x\": write \"json:/pointer\" or \"header:Name\""),
-            (format!("{task}capture = {{t = \"json:x\"}}\n"), "s.toml:3:16: a JSON pointer is empty or starts with `/` (json:/access_token)"),
-            (format!("{task}capture = {{\"a-b\" = \"json:/x\"}}\n"), "s.toml:3:12: capture name \"a-b\" must be letters, digits and `_`"),
-            (format!("{task}follow_redirects = 31\n"), "s.toml:3:20: `follow_redirects` must be at most 30"),
-            (format!("{task}body = {{t = {{captured = \"tok\"}}}}\n"), "s.toml:3:25: the body uses {user.tok} but no task captures `tok`"),
-            (format!("sequence = 1\n{task}"), "s.toml:1:12: `sequence` must be true or false"),
+            (
+                format!("[on_start]\npath = \"/l\"\nweight = 2\n{task}"),
+                "s.toml:3:1: an `on_start` task runs once per user: it takes no `weight`",
+            ),
+            (
+                format!("{task}capture = {{t = \"body:/x\"}}\n"),
+                "s.toml:3:16: capture \"body:/x\": write \"json:/pointer\" or \"header:Name\"",
+            ),
+            (
+                format!("{task}capture = {{t = \"json:x\"}}\n"),
+                "s.toml:3:16: a JSON pointer is empty or starts with `/` (json:/access_token)",
+            ),
+            (
+                format!("{task}capture = {{\"a-b\" = \"json:/x\"}}\n"),
+                "s.toml:3:12: capture name \"a-b\" must be letters, digits and `_`",
+            ),
+            (
+                format!("{task}follow_redirects = 31\n"),
+                "s.toml:3:20: `follow_redirects` must be at most 30",
+            ),
+            (
+                format!("{task}body = {{t = {{captured = \"tok\"}}}}\n"),
+                "s.toml:3:25: the body uses {user.tok} but no task captures `tok`",
+            ),
+            (
+                format!("sequence = 1\n{task}"),
+                "s.toml:1:12: `sequence` must be true or false",
+            ),
         ];
         for (src, want) in cases {
             let got = refused(src);

@@ -268,7 +268,10 @@ impl<'a> Compiler<'a> {
             let gen = match self.generator(value)? {
                 Some(Leaf::Gen(g)) => g,
                 Some(Leaf::Var(_) | Leaf::User(_)) => {
-                    return fail(&value.span, "a var cannot refer to another var or a user value")
+                    return fail(
+                        &value.span,
+                        "a var cannot refer to another var or a user value",
+                    )
                 }
                 None => Gen::Choice(vec![choice_item(value, self.env)?]),
             };
@@ -557,7 +560,9 @@ impl<'a> Compiler<'a> {
             }
             "captured" => {
                 let user = read::string(arg, name)?;
-                return Ok(Some(Leaf::User(self.user_var(user, &arg.span, "the body")?)));
+                return Ok(Some(Leaf::User(
+                    self.user_var(user, &arg.span, "the body")?,
+                )));
             }
             _ => return Ok(None),
         };
