@@ -52,6 +52,10 @@ pub struct PlanInput {
     pub body: Option<Vec<u8>>,
     pub driver: Option<DriverChoice>,
     pub quiet: bool,
+    /// A plain run keeps a cookie jar per user (`--cookies`).
+    pub cookies: bool,
+    /// Redirects a plain run follows (`--follow`, default 0).
+    pub follow: u32,
     /// Users started per second (closed model); None starts them all at once.
     pub spawn_rate: Option<f64>,
     /// Tasks, think time and load shape; flags above override its settings.
@@ -95,6 +99,10 @@ pub struct Plan {
     /// Stages: the users (closed) or total rate (open) level over time.
     pub ramp: Option<Ramp>,
     pub quiet: bool,
+    /// A plain run keeps a cookie jar per user (a scenario says so itself).
+    pub cookies: bool,
+    /// Redirects a plain run follows (a scenario's tasks say so themselves).
+    pub follow: u32,
     /// Adjustments the user should hear about (fewer cores than asked, and so on).
     pub notes: Vec<String>,
     /// The part of a sharded run this process runs (`Shard::WHOLE` when unsharded): users,
@@ -153,6 +161,8 @@ pub enum PlanError {
     PipelinedThinkTime,
     Tls(TlsError),
     PipelinedNoKeepalive,
+    /// A user flow (on_start, sequence, captures) or `--follow` waits for each response.
+    PipelinedFlow,
 }
 
 impl fmt::Display for PlanError {
@@ -194,6 +204,10 @@ impl fmt::Display for PlanError {
             PlanError::PipelinedNoKeepalive => write!(
                 f,
                 "--no-keepalive sends one request per connection: use --pipeline 1"
+            ),
+            PlanError::PipelinedFlow => write!(
+                f,
+                "on_start, sequence, capture and --follow wait for each response: use --pipeline 1"
             ),
         }
     }
@@ -240,6 +254,10 @@ impl Plan {
         }
         if pipeline > 1 && input.no_keepalive {
             return Err(PlanError::PipelinedNoKeepalive);
+        }
+        let flow = input.scenario.as_ref().is_some_and(|s| s.has_flow());
+        if pipeline > 1 && (flow || input.follow > 0) {
+            return Err(PlanError::PipelinedFlow);
         }
         if let Some(r) = input.spawn_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
             return Err(PlanError::BadSpawnRate(r));
@@ -301,6 +319,8 @@ impl Plan {
             spawn_rate: input.spawn_rate,
             ramp,
             quiet: input.quiet,
+            cookies: input.cookies,
+            follow: input.follow,
             notes,
             target,
             shard,

@@ -31,6 +31,8 @@ pub mod kind {
     /// The server did not speak TLS as expected: plaintext in reply to a ClientHello, a
     /// malformed record, or no `http/1.1` by ALPN (an h2-only server).
     pub const TLS_PROTOCOL: &str = "tls_protocol";
+    /// A task's redirects went on past its `follow_redirects` (or `--follow`) limit.
+    pub const TOO_MANY_REDIRECTS: &str = "too_many_redirects";
 }
 
 /// One second of the run, merged over workers.

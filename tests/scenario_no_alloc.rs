@@ -184,3 +184,70 @@ fn warm_renders_and_checks_do_not_allocate() {
     assert_eq!((passed, failed), (2 * COUNTED, 2 * COUNTED));
     assert_eq!(spent, 0, "checks allocated {spent} times");
 }
+
+/// A user as the engine keeps one: a captured token and a jar with one cookie.
+struct User {
+    token: Vec<u8>,
+    jar: blast::http::cookie::Jar,
+}
+
+impl scenario::UserValues for User {
+    fn value(&self, _: usize) -> &[u8] {
+        &self.token
+    }
+    fn extra_headers(&self, target: &[u8], out: &mut Vec<u8>) {
+        self.jar.write_header(target, 1_700_000_000, false, out);
+    }
+}
+
+/// `{user.token}` in a header and the cookie jar's line cost no allocation once warm, and
+/// neither does taking a header capture or storing a cookie again. A `json:` capture does
+/// allocate (serde_json parses the body): it runs once per user, on its login.
+#[test]
+fn captured_values_and_cookies_do_not_allocate_once_warm() {
+    let s = shipped("login-token.toml");
+    assert_warm_renders_do_not_allocate(&s);
+    let mut user = User {
+        token: b"abcdefghijklmnopqrstuvwxyz012345".to_vec(),
+        jar: Default::default(),
+    };
+    user.jar.store(
+        b"sid=0123456789abcdef; Path=/; HttpOnly",
+        b"/login",
+        1_700_000_000,
+    );
+    let predict = s.tasks.iter().position(|t| t.name == "predict").unwrap();
+    let login = s.tasks.iter().position(|t| t.name == "login").unwrap();
+    let mut r = Renderer::new(&s, 0);
+    let mut out = Vec::with_capacity(64 * 1024);
+    let head = b"HTTP/1.1 200 OK\r\nX-Session: 0123456789abcdef\r\nSet-Cookie: sid=0123456789abcdef; Path=/\r\n\r\n";
+    let session = s.tasks[login]
+        .captures
+        .iter()
+        .find(|c| !c.reads_body())
+        .unwrap();
+    let mut captured = Vec::new();
+    for round in 0..2 {
+        let before = allocations();
+        for _ in 0..if round == 0 { WARM_UP } else { COUNTED } {
+            out.clear();
+            r.render_for(predict, "localhost:8080", &user, &mut out);
+            session
+                .take(&s.user_vars, Some(head), b"", &mut captured)
+                .unwrap();
+            user.jar
+                .store(b"sid=0123456789abcdef; Path=/", b"/login", 1_700_000_000);
+        }
+        let spent = allocations() - before;
+        if round == 1 {
+            assert_eq!(spent, 0, "allocated {spent} times in {COUNTED} renders");
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Cookie: sid=0123456789abcdef\r\n"), "{text}");
+    assert_eq!(captured, b"0123456789abcdef");
+}

@@ -1,6 +1,7 @@
 """The model API on FastAPI, run by uvicorn (serve.sh).
 
-A thin adapter: the contract is in model_api.py. The endpoint takes the raw Request rather
+A thin adapter: the contract is in model_api.py. ``POST /predict/`` gets FastAPI's own 307
+to ``/predict`` (``redirect_slashes``). The endpoint takes the raw Request rather
 than a pydantic model, because FastAPI answers a body that fails a pydantic model with 422,
 and the article's contract is 400 for a missing or mistyped field. The route is ``async`` so
 the short, CPU-bound prediction runs on the event loop instead of hopping to a thread pool.
@@ -24,8 +25,18 @@ async def health():
 
 @app.post("/predict")
 async def predict(request: Request):
+    if not model_api.authorized(request.headers.get("authorization"), request.cookies.get("sid")):
+        return JSONResponse(model_api.UNAUTHORIZED, status_code=401)
     status, document = model_api.handle_predict(await request.body())
     return JSONResponse(document, status_code=status)
+
+
+@app.post("/login")
+async def login():
+    status, document, sid = model_api.handle_login()
+    response = JSONResponse(document, status_code=status, headers={"X-Session": sid})
+    response.set_cookie("sid", sid, path="/", httponly=True)
+    return response
 
 
 @app.post("/batch")

@@ -5,7 +5,7 @@ The raw body is handed to the shared parser rather than Flask's request.get_json
 missing Content-Type or a malformed body gets the same 400 as on the other frameworks.
 """
 
-from flask import Flask, request
+from flask import Flask, redirect, request
 
 import model_api
 
@@ -21,8 +21,25 @@ def health():
 
 @app.post("/predict")
 def predict():
+    if not model_api.authorized(request.headers.get("Authorization"), request.cookies.get("sid")):
+        return model_api.UNAUTHORIZED, 401
     status, document = model_api.handle_predict(request.get_data(cache=False))
     return document, status
+
+
+@app.post("/predict/")
+def predict_slash():
+    # Flask redirects only the other way (a route ending in "/" hit without it); this is
+    # FastAPI's and Starlette's 307 for the trailing slash, so all three answer alike.
+    return redirect("/predict", code=307)
+
+
+@app.post("/login")
+def login():
+    status, document, sid = model_api.handle_login()
+    response = app.make_response((document, status, {"X-Session": sid}))
+    response.set_cookie("sid", sid, path="/", httponly=True)
+    return response
 
 
 @app.post("/batch")

@@ -13,9 +13,17 @@ comparison measures the frameworks and not three slightly different validators:
   order; anything else is 400 with the first problem (``handle_batch``).
 - ``POST /image`` takes ``multipart/form-data`` with a file part named ``image`` and answers
   200 ``{"bytes": n}``; no such part is 400 (``handle_image``).
-- ``GET /stats`` answers what this process received: images, and batches by size
-  (``STATS.snapshot()``), so a test can check the server's side of a load test. Counts are
-  per process: run one worker (serve.sh's default) to read them all from one place.
+- ``POST /login`` starts a session: 200 ``{"access_token": "..."}`` with a ``sid`` cookie
+  (``Set-Cookie: sid=...; Path=/; HttpOnly``) and the same id in ``X-Session``
+  (``handle_login``). With ``MODEL_API_AUTH=1`` (serve.sh sets it from ``AUTH=1``),
+  ``POST /predict`` answers 401 unless it carries ``Authorization: Bearer <token>`` or the
+  ``sid`` cookie of a session (``authorized``).
+- ``POST /predict/`` (trailing slash) redirects to ``/predict`` with 307, as FastAPI and
+  Starlette do by default (``redirect_slashes``); the Flask app has an explicit route.
+- ``GET /stats`` answers what this process received: images, batches by size, logins, the
+  sessions /predict saw and the requests it refused (``STATS.snapshot()``), so a test can
+  check the server's side of a load test. Counts are per process: run one worker
+  (serve.sh's default) to read them all from one place.
 
 The error messages are the ones blast's built-in target (``src/serve/model.rs``) gives.
 The scikit-learn model is trained by ``train.py`` and loaded once per process (``model()``).
@@ -27,6 +35,7 @@ import functools
 import json
 import math
 import os
+import secrets
 import threading
 from collections import Counter
 from pathlib import Path
@@ -122,13 +131,46 @@ def handle_predict(body: bytes) -> tuple[int, dict]:
     return 200, predict(features)
 
 
+# Whether POST /predict requires a session (serve.sh: AUTH=1).
+AUTH = os.environ.get("MODEL_API_AUTH") == "1"
+
+
 class Stats:
-    """What this process received on ``/image`` and ``/batch``; safe across threads."""
+    """What this process received on ``/image``, ``/batch``, ``/login`` and (with ``AUTH``)
+    ``/predict``; safe across threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._images = 0
         self._batch_sizes: Counter[int] = Counter()
+        self._tokens: dict[str, str] = {}  # access token -> session id
+        self._sids: set[str] = set()
+        self._used: set[str] = set()  # session ids /predict was authorized by
+        self._unauthorized = 0
+
+    def login(self) -> tuple[str, str]:
+        """A new session: ``(access_token, session_id)``."""
+        token, sid = secrets.token_urlsafe(24), secrets.token_hex(16)
+        with self._lock:
+            self._tokens[token] = sid
+            self._sids.add(sid)
+        return token, sid
+
+    def authorized(self, authorization: str | None, sid: str | None) -> bool:
+        """Whether a request with this ``Authorization`` header and ``sid`` cookie belongs to
+        a session; counts the sessions seen and the requests refused."""
+        token = None
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[len("bearer "):].strip()
+        with self._lock:
+            session = self._tokens.get(token) if token else None
+            if session is None and sid in self._sids:
+                session = sid
+            if session is None:
+                self._unauthorized += 1
+                return False
+            self._used.add(session)
+            return True
 
     def image(self) -> None:
         with self._lock:
@@ -146,10 +188,28 @@ class Stats:
                 "images": self._images,
                 "batches": sum(self._batch_sizes.values()),
                 "batch_sizes": sizes,
+                "logins": len(self._sids),
+                "sessions_used": len(self._used),
+                "unauthorized": self._unauthorized,
             }
 
 
 STATS = Stats()
+
+
+UNAUTHORIZED = {"error": "unauthorized: log in with POST /login"}
+
+
+def handle_login() -> tuple[int, dict, str]:
+    """``POST /login``: the status, the document and the session id for the ``sid`` cookie
+    and the ``X-Session`` header."""
+    token, sid = STATS.login()
+    return 200, {"access_token": token}, sid
+
+
+def authorized(authorization: str | None, sid: str | None) -> bool:
+    """Whether ``POST /predict`` may answer: always without ``AUTH``."""
+    return not AUTH or STATS.authorized(authorization, sid)
 
 
 def handle_batch(body: bytes) -> tuple[int, dict]:

@@ -9,7 +9,8 @@
 #   fastapi    FastAPI on uvicorn (uvloop, httptools)
 #   starlette  Starlette on uvicorn (uvloop, httptools)
 #
-# N worker processes (default 1). KEEP_ALIVE_S (uvicorn only, default uvicorn's 5) is how long
+# N worker processes (default 1). AUTH=1 makes POST /predict require a session from
+# POST /login (Authorization: Bearer <token> or the sid cookie), else 401. KEEP_ALIVE_S (uvicorn only, default uvicorn's 5) is how long
 # an idle keep-alive connection stays open before the server closes it. Access logs are off: under load they would cost more CPU
 # than the API. Runs setup.sh first when the virtualenv is missing. The server replaces this
 # script (exec), so its PID is the server's; to stop it and its workers, signal that PID's
@@ -65,6 +66,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 export PYTHONPYCACHEPREFIX="$venv/pycache"
+export MODEL_API_AUTH="${AUTH:-0}"
 cd "$here"
 case "$framework" in
     flask)

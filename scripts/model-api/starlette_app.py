@@ -1,6 +1,7 @@
 """The model API on bare Starlette (what FastAPI is built on), run by uvicorn (serve.sh).
 
-A thin adapter: the contract is in model_api.py. Comparing it with fastapi_app.py shows
+A thin adapter: the contract is in model_api.py. ``POST /predict/`` gets Starlette's own
+307 to ``/predict`` (the router's ``redirect_slashes``). Comparing it with fastapi_app.py shows
 what FastAPI's routing and serialisation layer costs on top of Starlette.
 """
 
@@ -20,8 +21,17 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def predict(request: Request) -> JSONResponse:
+    if not model_api.authorized(request.headers.get("authorization"), request.cookies.get("sid")):
+        return JSONResponse(model_api.UNAUTHORIZED, status_code=401)
     status, document = model_api.handle_predict(await request.body())
     return JSONResponse(document, status_code=status)
+
+
+async def login(request: Request) -> JSONResponse:
+    status, document, sid = model_api.handle_login()
+    response = JSONResponse(document, status_code=status, headers={"X-Session": sid})
+    response.set_cookie("sid", sid, path="/", httponly=True)
+    return response
 
 
 async def batch(request: Request) -> JSONResponse:
@@ -45,6 +55,7 @@ app = Starlette(
     routes=[
         Route("/health", health, methods=["GET"]),
         Route("/predict", predict, methods=["POST"]),
+        Route("/login", login, methods=["POST"]),
         Route("/batch", batch, methods=["POST"]),
         Route("/image", image, methods=["POST"]),
         Route("/stats", stats, methods=["GET"]),

@@ -78,6 +78,13 @@ pub struct LoadArgs {
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Keep a cookie jar per user: Set-Cookie comes back as Cookie (scenarios: `cookies`)
+    #[arg(long, conflicts_with = "scenario")]
+    pub cookies: bool,
+    /// Follow up to N same-origin redirects per request [default: 0] (scenarios: `follow_redirects`)
+    #[arg(long, value_name = "N", conflicts_with = "scenario",
+          value_parser = clap::value_parser!(u32).range(0..=crate::scenario::MAX_FOLLOW as i64))]
+    pub follow: Option<u32>,
     /// One request per connection, sent with 'Connection: close' (connection churn)
     #[arg(long)]
     pub no_keepalive: bool,
@@ -155,6 +162,8 @@ impl LoadArgs {
             tls: self.tls.options(),
             connect_to: self.tls.connect_to,
             no_keepalive: self.no_keepalive,
+            cookies: self.cookies,
+            follow: self.follow.unwrap_or(0),
             ..PlanInput::default()
         })
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 
+use super::flow::{Done, Flow, Redirect};
 use super::shared::Shared;
 use super::source::Pick;
 use super::stale::{self, Peek};
@@ -76,6 +77,8 @@ struct Conn {
     retryable: bool,
     /// When the current connection last had nothing in flight.
     idle_since: Instant,
+    /// The user's state between requests: on_start, captures, cookies, redirects.
+    flow: Flow,
 }
 
 /// Runs user `user` (local index `slot` on this worker) until the worker stops or the user
@@ -96,10 +99,13 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
         served: 0,
         retryable: false,
         idle_since: Instant::now(),
+        flow: Flow::new(&w.plan),
     };
     let mut backoff = RECONNECT_BACKOFF_MIN;
     w.alive.set(w.alive.get() + 1);
-    while w.running() && w.has_budget() {
+    // A batch carried from a stale connection still goes out when the budget is spent: its
+    // requests were taken from the budget when first sent.
+    while w.running() && (w.has_budget() || !conn.wbuf.is_empty()) {
         if !w.user_active(user, Instant::now()) {
             w.or_stop(slot, monoio::time::sleep(PARKED_POLL)).await;
             continue;
@@ -335,10 +341,12 @@ impl Conn {
 
     /// Renders one request into the write buffer, intended for `intended`, written at `now`.
     fn queue(&mut self, w: &Shared, intended: Instant, now: Instant) {
+        let start = self.wbuf.len();
         let pick = w
             .source
             .borrow_mut()
-            .next(&w.plan.target.host, &mut self.wbuf);
+            .next(&w.plan, &mut self.flow, &mut self.wbuf);
+        self.flow.sent(&w.plan, pick.task, &self.wbuf[start..]);
         if self.inflight.is_empty() {
             self.decoder.reset(pick.head);
         }
@@ -384,7 +392,12 @@ impl Conn {
         let result = loop {
             let task = self.inflight.front().map_or(0, |f| f.pick.task);
             let capture = w.capture[task].then_some(&mut self.body);
-            match self.decoder.decode(&self.rbuf[pos..], capture) {
+            let fresh = self.decoder.head().is_none();
+            let decoded = self.decoder.decode(&self.rbuf[pos..], capture);
+            if let Some(head) = self.decoder.head().filter(|_| fresh) {
+                self.flow.on_head(&w.plan, task, head, &self.rbuf[pos..]);
+            }
+            match decoded {
                 Ok(Status::Partial(used)) => {
                     pos += used;
                     break Ok(());
@@ -450,13 +463,31 @@ impl Conn {
             .map_or((0, false), |h| (h.status, h.keep_alive));
         let latency = now.saturating_duration_since(req.intended);
         let task = req.pick.task;
+        let hop = self.flow.redirect(&w.plan, task, status, &mut self.wbuf);
+        if let Redirect::Hop { head, to_get } = hop {
+            let idempotent = to_get || req.pick.idempotent;
+            let pick = Pick {
+                head,
+                idempotent,
+                ..req.pick
+            };
+            return self.hop(req, pick, keep_alive);
+        }
         {
             let mut rec = w.rec.borrow_mut();
-            rec.response(task, status, latency, self.decoder.body_bytes());
-            if let Some(s) = &w.plan.scenario {
-                if let Err(miss) =
-                    s.tasks[task].check(req.pick.invalid, status, latency, &self.body)
-                {
+            if let Redirect::Fail(kind) = hop {
+                rec.request_error(task, kind);
+            } else {
+                rec.response(task, status, latency, self.decoder.body_bytes());
+                let invalid = req.pick.invalid;
+                let done = Done {
+                    task,
+                    invalid,
+                    status,
+                    latency,
+                };
+                let checked = self.flow.finish(&w.plan, done, &self.body);
+                if let Err(miss) = checked {
                     rec.failure(task, &miss);
                 }
             }
@@ -466,7 +497,7 @@ impl Conn {
         self.decoder
             .reset(self.inflight.front().is_some_and(|f| f.pick.head));
         if self.inflight.is_empty() {
-            self.next_at = self.think(w, now);
+            self.next_at = self.flow.hold_back(self.think(w, now), now);
             self.idle_since = now;
         }
         match (keep_alive, self.inflight.is_empty()) {
@@ -474,6 +505,21 @@ impl Conn {
             (false, true) => Some(End::Reconnect),
             (false, false) => Some(self.fail_inflight(w, kind::UNANSWERED)),
         }
+    }
+
+    /// A redirect answered `req`; its next hop (already written) goes out on this
+    /// connection, or on a fresh one when the server closes this one. Latency runs on from
+    /// the task's intended time.
+    fn hop(&mut self, req: InFlight, pick: Pick, keep_alive: bool) -> Option<End> {
+        self.body.clear();
+        self.served += 1;
+        self.decoder.reset(pick.head);
+        self.inflight.push_back(InFlight {
+            pick,
+            sent: Instant::now(),
+            ..req
+        });
+        (!keep_alive).then_some(End::Reconnect)
     }
 
     /// When this user may send again after a response at `now`.

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::flow::Flow;
 use crate::plan::Plan;
-use crate::scenario::{Renderer, Scenario, TaskPicker, Wait};
+use crate::scenario::{Renderer, Scenario, TaskPicker, UserValues, Wait};
 
 /// Which request went out, as the response accounting needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +23,10 @@ pub struct Pick {
 pub enum Source {
     Fixed {
         request: Vec<u8>,
+        /// Where the blank line that ends the head starts: cookies go in before it.
+        head_end: usize,
+        /// The request's target, for the cookies' paths.
+        target: Vec<u8>,
         head: bool,
         idempotent: bool,
     },
@@ -42,6 +47,8 @@ impl Source {
     pub fn new(plan: &Plan, worker: usize) -> Self {
         match &plan.scenario {
             None => Source::Fixed {
+                head_end: head_end(&plan.request),
+                target: plan.target.path.as_bytes().to_vec(),
                 request: plan.request.clone(),
                 head: plan.is_head(),
                 idempotent: is_idempotent(&plan.method),
@@ -59,16 +66,24 @@ impl Source {
         }
     }
 
-    /// Appends the next request to `out`.
+    /// Appends user `flow`'s next request to `out`.
     #[inline]
-    pub fn next(&mut self, host: &str, out: &mut Vec<u8>) -> Pick {
+    pub fn next(&mut self, plan: &Plan, flow: &mut Flow, out: &mut Vec<u8>) -> Pick {
         match self {
             Source::Fixed {
                 request,
+                head_end,
+                target,
                 head,
                 idempotent,
             } => {
-                out.extend_from_slice(request);
+                if flow.has_cookies() {
+                    out.extend_from_slice(&request[..*head_end]);
+                    flow.extra_headers(target, out);
+                    out.extend_from_slice(&request[*head_end..]);
+                } else {
+                    out.extend_from_slice(request);
+                }
                 Pick {
                     task: 0,
                     invalid: false,
@@ -83,9 +98,11 @@ impl Source {
                 idempotent,
                 close,
             } => {
-                let task = picker.pick(renderer.rng());
+                let task = flow.next_task(plan, picker, renderer.rng());
                 let start = out.len();
-                let invalid = renderer.render(task, host, out).invalid;
+                let invalid = renderer
+                    .render_for(task, &plan.target.host, flow, out)
+                    .invalid;
                 if *close {
                     insert_after_request_line(out, start, CLOSE_LINE);
                 }
@@ -114,6 +131,14 @@ impl Source {
             _ => Duration::ZERO,
         }
     }
+}
+
+/// Where the blank line ending `request`'s head starts (its length when it has none).
+fn head_end(request: &[u8]) -> usize {
+    request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(request.len(), |i| i + 2)
 }
 
 /// Methods RFC 9110 §9.2.2 defines as idempotent: a client may send them again.

@@ -1,4 +1,8 @@
-//! HTTP/1.1 wire format with no I/O: request encoding and response decoding over bytes.
+//! HTTP/1.1 wire format with no I/O: request encoding and response decoding over bytes,
+//! and the pieces of a user's flow that read responses: header fields, cookies, redirects.
+pub mod cookie;
+pub mod fields;
+pub mod redirect;
 pub mod request;
 pub mod response;
 

@@ -62,6 +62,10 @@ pub struct Head {
     pub keep_alive: bool,
     /// How the body is delimited.
     pub framing: Framing,
+    /// The head has a `Set-Cookie` field (read it with `http::fields`).
+    pub sets_cookie: bool,
+    /// The head has a `Location` field.
+    pub has_location: bool,
 }
 
 /// Why a response could not be decoded. Every variant is fatal for the connection.
@@ -392,6 +396,8 @@ impl ResponseDecoder {
             minor_version,
             keep_alive,
             framing,
+            sets_cookie: fields.set_cookie,
+            has_location: fields.location,
         })
     }
 
@@ -447,6 +453,8 @@ struct HeaderFacts {
     transfer_encoding: Option<bool>,
     connection_close: bool,
     connection_keep_alive: bool,
+    set_cookie: bool,
+    location: bool,
 }
 
 impl HeaderFacts {
@@ -476,6 +484,8 @@ impl HeaderFacts {
                         facts.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
                     }
                 }
+                10 if name.eq_ignore_ascii_case(b"set-cookie") => facts.set_cookie = true,
+                8 if name.eq_ignore_ascii_case(b"location") => facts.location = true,
                 _ => {}
             }
         }
@@ -1021,6 +1031,8 @@ mod tests {
                     },
                     keep_alive: w.keep_alive,
                     framing: w.framing,
+                    sets_cookie: false,
+                    has_location: false,
                 },
                 body: w.body.to_vec(),
                 body_bytes: w.body.len() as u64,

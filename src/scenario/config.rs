@@ -9,10 +9,11 @@ use rand::SeedableRng;
 
 use super::data::DataSet;
 use super::env::Env;
+use super::flow;
 use super::read::{self, fail, Result, Table};
 use super::task::{Sources, Task};
 use super::template;
-use super::tree::Node;
+use super::tree::{Node, Value};
 use super::{Scenario, Stage, StageTarget, Wait};
 
 const TOP_KEYS: &[&str] = &[
@@ -28,7 +29,14 @@ const TOP_KEYS: &[&str] = &[
     "data",
     "bodies",
     "task",
+    "on_start",
+    "sequence",
+    "cookies",
+    "follow_redirects",
 ];
+
+/// Most tasks `on_start` may list: it is a login, not a workload.
+const MAX_ON_START: usize = 16;
 
 /// Builds a scenario from the document root; `dir` is where relative data paths start,
 /// `env` what `{env.NAME}` placeholders resolve to.
@@ -69,13 +77,29 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path, env: &Env) -> Res
         Some(n) => Table::any(n, "bodies")?.entries(),
         None => &[],
     };
+    let task_nodes = task_nodes(&t)?;
+    let start_nodes = on_start_nodes(&t)?;
+    let user_vars = flow::user_vars(task_nodes.iter().chain(&start_nodes).copied())?;
     let src = Sources {
         dir,
         env,
         data: data.as_deref(),
         bodies,
+        user_vars: &user_vars,
     };
-    let tasks = tasks(&t, &src, seed)?;
+    let (tasks, on_start) = tasks(&task_nodes, &start_nodes, &src, seed)?;
+    let sequence = t
+        .get("sequence")
+        .map(|n| boolean(n, "sequence"))
+        .transpose()?;
+    let cookies = t
+        .get("cookies")
+        .map(|n| boolean(n, "cookies"))
+        .transpose()?;
+    let follow_redirects = t
+        .get("follow_redirects")
+        .map(flow::follow_redirects)
+        .transpose()?;
     Ok(Scenario {
         source: source.to_path_buf(),
         host,
@@ -89,7 +113,57 @@ pub(crate) fn scenario(root: &Node, source: &Path, dir: &Path, env: &Env) -> Res
         stages,
         tasks,
         data,
+        on_start,
+        sequence: sequence.unwrap_or(false),
+        cookies: cookies.unwrap_or(true),
+        follow_redirects: follow_redirects.unwrap_or(flow::DEFAULT_FOLLOW),
+        user_vars,
     })
+}
+
+fn boolean(node: &Node, name: &str) -> Result<bool> {
+    match node.value {
+        Value::Bool(b) => Ok(b),
+        _ => fail(&node.span, format!("`{name}` must be true or false")),
+    }
+}
+
+/// The `[[task]]` tables: at least one.
+fn task_nodes<'a>(t: &Table<'a>) -> Result<Vec<&'a Node>> {
+    let Some(node) = t.get("task") else {
+        return fail(&(0..0), "no tasks: add at least one [[task]] table");
+    };
+    let nodes = read::array(node, "task")?;
+    if nodes.is_empty() {
+        return fail(&node.span, "no tasks: add at least one [[task]] table");
+    }
+    Ok(nodes.iter().collect())
+}
+
+/// `[on_start]` (one task) or `[[on_start]]` (a short list, run in order).
+fn on_start_nodes<'a>(t: &Table<'a>) -> Result<Vec<&'a Node>> {
+    let Some(node) = t.get("on_start") else {
+        return Ok(Vec::new());
+    };
+    let nodes: Vec<&Node> = match &node.value {
+        Value::Array(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    if nodes.is_empty() || nodes.len() > MAX_ON_START {
+        return fail(
+            &node.span,
+            format!("`on_start` lists 1 to {MAX_ON_START} tasks"),
+        );
+    }
+    for n in &nodes {
+        if let Some((key, _)) = Table::any(n, "on_start")?.entry("weight") {
+            return fail(
+                &key.span,
+                "an `on_start` task runs once per user: it takes no `weight`",
+            );
+        }
+    }
+    Ok(nodes)
 }
 
 fn non_empty(node: &Node, name: &str, env: &Env) -> Result<String> {
@@ -114,27 +188,26 @@ fn data_file(node: &Node, dir: &Path, env: &Env) -> Result<DataSet> {
     DataSet::load(&path).or_else(|e| fail(&node.span, format!("{}: {e}", path.display())))
 }
 
-/// `[[task]]` tables: at least one, with weights that do not all be zero. Multipart
-/// boundaries come from `seed` when there is one, so seeded runs send the same bytes.
-fn tasks(t: &Table, src: &Sources, seed: Option<u64>) -> Result<Vec<Task>> {
-    let Some(node) = t.get("task") else {
-        return fail(&(0..0), "no tasks: add at least one [[task]] table");
-    };
-    let nodes = read::array(node, "task")?;
-    if nodes.is_empty() {
-        return fail(&node.span, "no tasks: add at least one [[task]] table");
-    }
+/// Compiles the `[[task]]` tables, then the `on_start` ones (weight 0: never picked by
+/// weight), and says which indices are `on_start`'s. Weights of the `[[task]]`s must not
+/// all be zero. Multipart boundaries come from `seed` when there is one, so seeded runs
+/// send the same bytes.
+fn tasks(
+    nodes: &[&Node],
+    start: &[&Node],
+    src: &Sources,
+    seed: Option<u64>,
+) -> Result<(Vec<Task>, Vec<usize>)> {
     let mut rng = match seed {
         Some(s) => SmallRng::seed_from_u64(s),
         None => SmallRng::from_entropy(),
     };
-    let tasks = nodes
+    let mut tasks = nodes
         .iter()
         .map(|n| Task::parse(n, src, &mut rng))
         .collect::<Result<Vec<_>>>()?;
-    refuse_duplicate_names(nodes, &tasks)?;
     if tasks.iter().all(|task| task.weight == 0) {
-        let span = Table::any(&nodes[0], "[[task]]")
+        let span = Table::any(nodes[0], "[[task]]")
             .ok()
             .and_then(|t| t.get("weight"))
             .map_or(&nodes[0].span, |w| &w.span);
@@ -143,17 +216,25 @@ fn tasks(t: &Table, src: &Sources, seed: Option<u64>) -> Result<Vec<Task>> {
             "task weights sum to 0: give at least one task a weight above 0",
         );
     }
-    Ok(tasks)
+    let on_start = (tasks.len()..tasks.len() + start.len()).collect();
+    for n in start {
+        let mut task = Task::parse(n, src, &mut rng)?;
+        task.weight = 0;
+        tasks.push(task);
+    }
+    let all: Vec<&Node> = nodes.iter().chain(start).copied().collect();
+    refuse_duplicate_names(&all, &tasks)?;
+    Ok((tasks, on_start))
 }
 
 /// Task names key the stats and `--fail-on task:NAME:` gates, so two tasks may not share
 /// one; the error points at the second one's `name` (or its `path`, the default name).
-fn refuse_duplicate_names(nodes: &[Node], tasks: &[Task]) -> Result<()> {
+fn refuse_duplicate_names(nodes: &[&Node], tasks: &[Task]) -> Result<()> {
     for (i, task) in tasks.iter().enumerate() {
         let Some(first) = tasks[..i].iter().position(|t| t.name == task.name) else {
             continue;
         };
-        let table = Table::any(&nodes[i], "[[task]]")?;
+        let table = Table::any(nodes[i], "[[task]]")?;
         let span = table
             .get("name")
             .or_else(|| table.get("path"))

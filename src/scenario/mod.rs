@@ -10,8 +10,13 @@
 //! users = 100
 //! wait = {between = [1, 5]}
 //!
+//! [on_start]                  # once per user, before its tasks
+//! path = "/login"
+//! capture = {token = "json:/access_token"}
+//!
 //! [[task]]
 //! name = "predict"
+//! headers = {Authorization = "Bearer {user.token}"}
 //! path = "/predict"
 //! body = {age = {int = [29, 77]}, oldpeak = {float = [0.0, 6.2]}}
 //! invalid = {share = 0.2, drop_field = 1}
@@ -24,6 +29,7 @@ mod env;
 mod escape;
 mod expect;
 mod files;
+mod flow;
 mod multipart;
 mod picker;
 mod read;
@@ -40,6 +46,10 @@ use std::time::Duration;
 pub use data::DataSet;
 pub use env::{parse_dotenv, Env, EnvFileError};
 pub use expect::{Expect, Failure, Miss, StatusRule};
+pub use flow::{
+    Capture, CaptureMiss, NoUser, Source as CaptureSource, UserValues, DEFAULT_FOLLOW,
+    MAX_CAPTURE_BYTES, MAX_FOLLOW,
+};
 pub use picker::TaskPicker;
 pub use render::{Rendered, Renderer};
 pub use task::{is_secret_header, Invalid, Mutation, Task, REDACTED};
@@ -68,6 +78,39 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Rows for `column` leaves, read once and shared by every worker.
     pub data: Option<Arc<DataSet>>,
+    /// Indices (into `tasks`, after the `[[task]]`s) of the tasks each user runs once, in
+    /// order, before any other (`[on_start]`); they have weight 0.
+    pub on_start: Vec<usize>,
+    /// Users run the `[[task]]`s in file order, round and round, weights aside.
+    pub sequence: bool,
+    /// Each user keeps a cookie jar (`cookies = false` turns it off).
+    pub cookies: bool,
+    /// Redirects a task follows unless it sets its own `follow_redirects`.
+    pub follow_redirects: u32,
+    /// Names the tasks' `capture` tables define, for `{user.NAME}`; a `Capture::var`
+    /// indexes this.
+    pub user_vars: Vec<String>,
+}
+
+impl Scenario {
+    /// The `[[task]]`s a user picks from (or runs in order): not the `on_start` ones.
+    pub fn main_tasks(&self) -> usize {
+        self.tasks.len() - self.on_start.len()
+    }
+
+    /// Whether users of this scenario keep state between requests beyond cookies and
+    /// redirects: `on_start`, `sequence` or captured values.
+    pub fn has_flow(&self) -> bool {
+        !self.on_start.is_empty() || self.sequence || !self.user_vars.is_empty()
+    }
+
+    /// Redirects task `task` follows.
+    pub fn follow(&self, task: usize) -> u32 {
+        self.tasks
+            .get(task)
+            .and_then(|t| t.follow_redirects)
+            .unwrap_or(self.follow_redirects)
+    }
 }
 
 /// Think time between one user's tasks.

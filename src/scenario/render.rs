@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use super::data::DataSet;
 use super::escape;
 use super::files::FileSet;
+use super::flow::{NoUser, UserValues};
 use super::multipart::{Multipart, Part};
 use super::task::{Mutation, Payload, Request};
 use super::template::{Body, Gen, Mode, Op, Ops, Program, Repeat, UUID_WIDTH};
@@ -179,6 +180,18 @@ impl Renderer {
     /// Appends one complete HTTP/1.1 request for task `task_index` to `out`; `host`
     /// is the `Host` header value. An index with no task appends nothing.
     pub fn render(&mut self, task_index: usize, host: &str, out: &mut Vec<u8>) -> Rendered {
+        self.render_for(task_index, host, &NoUser, out)
+    }
+
+    /// [`render`](Self::render) for a user: `{user.NAME}` reads its captured values, and its
+    /// extra header lines (cookies) follow the task's headers.
+    pub fn render_for(
+        &mut self,
+        task_index: usize,
+        host: &str,
+        user: &dyn UserValues,
+        out: &mut Vec<u8>,
+    ) -> Rendered {
         let Some(req) = self.requests.get(task_index) else {
             return Rendered {
                 invalid: false,
@@ -200,6 +213,7 @@ impl Renderer {
             data,
             row,
             shard: self.shard,
+            user,
         };
         eval.batch = None;
         eval.set_vars(&ctx);
@@ -229,6 +243,7 @@ impl Renderer {
             host,
             auth,
             headers: &buf.headers,
+            user,
         };
         encode_head(&head, length, out);
         out.extend_from_slice(body);
@@ -295,6 +310,8 @@ struct Ctx<'a> {
     row: usize,
     /// Which slice of the data rows this process draws from.
     shard: Shard,
+    /// The user rendered for: `{user.NAME}` values.
+    user: &'a dyn UserValues,
 }
 
 impl Eval {
@@ -338,6 +355,7 @@ impl Eval {
                         self.repeat(ctx, rep, out);
                     }
                 }
+                Op::User(v) => emit(ctx.user.value(v as usize), true, mode, out),
             }
         }
     }
@@ -562,6 +580,8 @@ struct Head<'a> {
     auth: &'a [u8],
     /// The task's `Name: value\r\n` lines.
     headers: &'a [u8],
+    /// Adds the user's lines (cookies) for this target.
+    user: &'a dyn UserValues,
 }
 
 /// Writes a request head. Small and private so it can give way to the http
@@ -576,6 +596,7 @@ fn encode_head(head: &Head, content_length: Option<usize>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(head.auth);
     out.extend_from_slice(head.headers);
+    head.user.extra_headers(head.target, out);
     if let Some(n) = content_length {
         out.extend_from_slice(b"Content-Length: ");
         out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -643,6 +664,7 @@ mod tests {
             host: "localhost:8080",
             auth: b"",
             headers: b"",
+            user: &NoUser,
         };
         encode_head(&get, None, &mut out);
         assert_eq!(out, b"GET /health HTTP/1.1\r\nHost: localhost:8080\r\n\r\n");
@@ -653,6 +675,7 @@ mod tests {
             host: "h",
             auth: b"Authorization: Basic eDp5\r\n",
             headers: b"X-A: 1\r\n",
+            user: &NoUser,
         };
         encode_head(&post, Some(12), &mut out);
         assert_eq!(

@@ -16,6 +16,7 @@ use super::env::Env;
 use super::escape::is_tchar;
 use super::expect::{Expect, Failure};
 use super::files::FileSet;
+use super::flow::{self, Capture};
 use super::multipart::{self, Multipart};
 use super::read::{self, fail, Result, Table};
 use super::template::{self, Body, Compiler, Mode, Ops, Program};
@@ -38,6 +39,8 @@ const TASK_KEYS: &[&str] = &[
     "invalid",
     "expect",
     "expect_invalid",
+    "capture",
+    "follow_redirects",
 ];
 
 /// Keys an `invalid` table may have; all but `share` are mutations.
@@ -90,6 +93,8 @@ pub(crate) struct Sources<'a> {
     pub data: Option<&'a DataSet>,
     /// `[bodies.NAME]` templates, for `body = "NAME"`.
     pub bodies: &'a [(Key, Node)],
+    /// The names tasks capture, for `{user.NAME}`.
+    pub user_vars: &'a [String],
 }
 
 /// One kind of request a user sends.
@@ -108,6 +113,10 @@ pub struct Task {
     /// Header names and values as reports may show them: values as written in the file
     /// (placeholders unresolved), secret ones replaced by [`REDACTED`].
     pub headers: Vec<(String, String)>,
+    /// Values this task's responses give the user (`capture`).
+    pub captures: Vec<Capture>,
+    /// Redirects this task follows; None for the scenario's setting.
+    pub follow_redirects: Option<u32>,
     pub(crate) request: Arc<Request>,
 }
 
@@ -171,7 +180,14 @@ impl Task {
 
     /// Whether checking a response of this task reads its body.
     pub fn needs_body_capture(&self) -> bool {
-        self.expect.reads_body() || (self.invalid.is_some() && self.expect_invalid.reads_body())
+        self.expect.reads_body()
+            || (self.invalid.is_some() && self.expect_invalid.reads_body())
+            || self.captures.iter().any(Capture::reads_body)
+    }
+
+    /// Whether a response of this task must be read for a header it captures.
+    pub fn captures_headers(&self) -> bool {
+        self.captures.iter().any(|c| !c.reads_body())
     }
 
     /// Checks a response against `expect`, or `expect_invalid` when the request was
@@ -195,7 +211,7 @@ impl Task {
     pub(crate) fn parse(node: &Node, src: &Sources, rng: &mut SmallRng) -> Result<Task> {
         let data = src.data;
         let table = Table::new(node, "[[task]]", TASK_KEYS)?;
-        let mut c = Compiler::new(data, src.env, src.bodies);
+        let mut c = Compiler::new(data, src.env, src.bodies).with_user_vars(src.user_vars);
         if let Some(vars) = table.get("vars") {
             c.vars(vars)?;
         }
@@ -238,6 +254,14 @@ impl Task {
             Some(n) => non_empty(n, "name")?,
             None => path.clone(),
         };
+        let captures = match table.get("capture") {
+            Some(n) => flow::captures(n, src.user_vars)?,
+            None => Vec::new(),
+        };
+        let follow_redirects = table
+            .get("follow_redirects")
+            .map(flow::follow_redirects)
+            .transpose()?;
         let prog = c.prog;
         let request = Request {
             path_bound: prog.bound(path_ops, Mode::Path, data),
@@ -261,6 +285,8 @@ impl Task {
             expect: Arc::new(expect),
             expect_invalid: Arc::new(expect_invalid),
             headers: shown,
+            captures,
+            follow_redirects,
             request: Arc::new(request),
         })
     }

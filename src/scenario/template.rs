@@ -8,14 +8,16 @@
 //! per element; any other table is a JSON object; every other value is emitted as the
 //! equivalent JSON literal, strings with their `{env.NAME}` placeholders resolved. Path,
 //! header and text values are text with `{name}` placeholders naming the task's `vars`
-//! or the environment (`{env.NAME}`, resolved here, at load time); `{{` and `}}` stand for
-//! literal braces.
+//! or the environment (`{env.NAME}`, resolved here, at load time) or a value the user
+//! captured (`{user.NAME}`, read per request; `{captured = "NAME"}` in a body); `{{` and `}}`
+//! stand for literal braces.
 
 use std::ops::Range;
 
 use super::data::DataSet;
 use super::env::{self, Env};
 use super::escape;
+use super::flow::MAX_CAPTURE_BYTES;
 use super::read::{self, fail, Result, Table};
 use super::tree::{Key, Node, Value};
 
@@ -40,7 +42,7 @@ const MAX_NESTING: usize = 16;
 
 /// The keys that make a one-key table a generator.
 pub(crate) const GENERATORS: &[&str] = &[
-    "int", "float", "choice", "bool", "uuid", "seq", "string", "column", "var",
+    "int", "float", "choice", "bool", "uuid", "seq", "string", "column", "var", "captured",
 ];
 
 /// One value source, evaluated once per use (vars: once per request).
@@ -85,6 +87,8 @@ pub(crate) enum Op {
     Var(u32),
     /// Render `repeats[i]`; its element's ops follow this op and are skipped after it.
     Repeat(u32),
+    /// Emit the value the user captured into user var `i` (always a string).
+    User(u32),
 }
 
 /// `{repeat = {count = [min, max], of = ..}}`: a JSON array of `min..=max` elements.
@@ -168,6 +172,7 @@ impl Program {
                     }
                     None => 0,
                 },
+                Op::User(_) => string_bound(MAX_CAPTURE_BYTES, mode),
             };
             total = total.saturating_add(n);
         }
@@ -187,10 +192,18 @@ impl Program {
             None => (0, false),
         };
         match mode {
-            Mode::Json if string => escape::json_string_bound(raw),
-            Mode::Json | Mode::Header | Mode::Raw => raw,
-            Mode::Path => raw.saturating_mul(3),
+            Mode::Json if !string => raw,
+            _ => string_bound(raw, mode),
         }
+    }
+}
+
+/// The most bytes a string of `raw` bytes takes where `mode` writes it.
+fn string_bound(raw: usize, mode: Mode) -> usize {
+    match mode {
+        Mode::Json => escape::json_string_bound(raw),
+        Mode::Header | Mode::Raw => raw,
+        Mode::Path => raw.saturating_mul(3),
     }
 }
 
@@ -204,6 +217,8 @@ pub(crate) struct Compiler<'a> {
     /// `repeat`s open around what is being compiled.
     depth: usize,
     var_names: Vec<String>,
+    /// Names the scenario's tasks capture, for `{user.NAME}`.
+    user_vars: &'a [String],
     /// Ops before this index belong to a finished range and must not be merged into.
     floor: usize,
 }
@@ -217,7 +232,29 @@ impl<'a> Compiler<'a> {
             bodies,
             depth: 0,
             var_names: Vec::new(),
+            user_vars: &[],
             floor: 0,
+        }
+    }
+
+    /// Lets templates read `{user.NAME}` for these captured names.
+    pub fn with_user_vars(mut self, names: &'a [String]) -> Self {
+        self.user_vars = names;
+        self
+    }
+
+    /// The index of captured name `name`, or the load-time error for an unknown one.
+    fn user_var(&self, name: &str, span: &Range<usize>, place: &str) -> Result<u32> {
+        match self.user_vars.iter().position(|v| v == name) {
+            Some(i) => Ok(i as u32),
+            None if self.user_vars.is_empty() => fail(
+                span,
+                format!("{place} uses {{user.{name}}} but no task captures `{name}` (add `capture = {{{name} = \"json:/...\"}}` to a task, e.g. in [on_start])"),
+            ),
+            None => fail(
+                span,
+                format!("{place} uses {{user.{name}}} but no task captures `{name}` (captured: {})", self.user_vars.join(", ")),
+            ),
         }
     }
 
@@ -230,8 +267,11 @@ impl<'a> Compiler<'a> {
         for (key, value) in table.entries() {
             let gen = match self.generator(value)? {
                 Some(Leaf::Gen(g)) => g,
-                Some(Leaf::Var(_)) => {
-                    return fail(&value.span, "a var cannot refer to another var")
+                Some(Leaf::Var(_) | Leaf::User(_)) => {
+                    return fail(
+                        &value.span,
+                        "a var cannot refer to another var or a user value",
+                    )
                 }
                 None => Gen::Choice(vec![choice_item(value, self.env)?]),
             };
@@ -304,6 +344,13 @@ impl<'a> Compiler<'a> {
                     return fail(&node.span, format!("`{name}`: the value of {{{var}}} contains a character not allowed there"));
                 }
                 literal.push_str(value);
+                continue;
+            }
+            if let Some(user) = var.strip_prefix("user.") {
+                let index = self.user_var(user, &node.span, &format!("`{name}`"))?;
+                self.text_literal(&literal, node, name, check)?;
+                literal.clear();
+                self.prog.ops.push(Op::User(index));
                 continue;
             }
             let Some(index) = self.var_names.iter().position(|v| v == var) else {
@@ -402,6 +449,10 @@ impl<'a> Compiler<'a> {
             }
             Some(Leaf::Var(v)) => {
                 self.prog.ops.push(Op::Var(v));
+                return Ok(());
+            }
+            Some(Leaf::User(v)) => {
+                self.prog.ops.push(Op::User(v));
                 return Ok(());
             }
             None => {}
@@ -507,6 +558,12 @@ impl<'a> Compiler<'a> {
                     None => fail(&arg.span, format!("the task has no var `{var}`")),
                 };
             }
+            "captured" => {
+                let user = read::string(arg, name)?;
+                return Ok(Some(Leaf::User(
+                    self.user_var(user, &arg.span, "the body")?,
+                )));
+            }
             _ => return Ok(None),
         };
         Ok(Some(Leaf::Gen(gen)))
@@ -569,6 +626,7 @@ fn is_repeat(node: &Node) -> bool {
 enum Leaf {
     Gen(Gen),
     Var(u32),
+    User(u32),
 }
 
 /// `{float = [lo, hi]}` or `{float = {range = [lo, hi], decimals = n}}`.
