@@ -204,6 +204,63 @@ fn uvicorn_closing_idle_keep_alive_connections_costs_no_failures() {
     );
 }
 
+/// HTTPS in front of a real model API: the article's scenario over https:// against uvicorn
+/// (and gunicorn) with a certificate from a throwaway CA passed by --cacert, clean.
+fn heart_disease_runs_clean_over_tls(framework: &'static str) {
+    let dir = Scratch::new("model-api-tls");
+    let (ca, cert, key) = blast::serve::tls::self_signed(std::path::Path::new(&dir.file("pki")))
+        .expect("a throwaway certificate");
+    let server = PyServer::start_with(
+        framework,
+        &[
+            ("TLS_CERT", cert.to_str().unwrap()),
+            ("TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    let (r, out) = run_blast(&[
+        "-s",
+        "scenarios/heart-disease.toml",
+        "--host",
+        &server.host(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--users",
+        "100",
+        "--spawn-rate",
+        "1000",
+        "-d",
+        "3s",
+        "-c",
+        "1",
+    ]);
+    let context = || {
+        format!(
+            "{framework}: {}\nserver:\n{}\n{r:#}",
+            String::from_utf8_lossy(&out.stderr),
+            server.stderr_text()
+        )
+    };
+    assert!(out.status.success(), "{}", context());
+    assert!(no_errors(&r), "{}", context());
+    assert_clean_article_mix(&r, 60, 0.15, &context());
+    let tls = &r["connections"]["tls"];
+    assert!(
+        tls["full_handshakes"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        context()
+    );
+}
+
+#[test]
+fn fastapi_over_tls_runs_the_heart_disease_scenario_clean() {
+    heart_disease_runs_clean_over_tls("fastapi");
+}
+
+#[test]
+fn flask_over_tls_runs_the_heart_disease_scenario_clean() {
+    heart_disease_runs_clean_over_tls("flask");
+}
+
 #[test]
 fn serve_sh_rejects_an_unknown_framework() {
     let out = Command::new(repo().join("scripts/model-api/serve.sh"))

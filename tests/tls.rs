@@ -358,7 +358,7 @@ fn bad_tls_files_are_usage_errors_naming_the_file() {
 }
 
 #[test]
-fn blast_serve_over_tls_runs_the_heart_disease_scenario_clean() {
+fn blast_serve_over_tls_runs_the_predict_scenario_clean() {
     let _g = support::shared();
     let dir = Scratch::new("serve-tls");
     let (ca, cert, key) = blast::serve::tls::self_signed(&dir.0).unwrap();

@@ -9,10 +9,12 @@
 #   fastapi    FastAPI on uvicorn (uvloop, httptools)
 #   starlette  Starlette on uvicorn (uvloop, httptools)
 #
-# N worker processes (default 1). AUTH=1 makes POST /predict require a session from
-# POST /login (Authorization: Bearer <token> or the sid cookie), else 401. KEEP_ALIVE_S (uvicorn only, default uvicorn's 5) is how long
-# an idle keep-alive connection stays open before the server closes it. Access logs are off: under load they would cost more CPU
-# than the API. Runs setup.sh first when the virtualenv is missing. The server replaces this
+# N worker processes (default 1). Environment:
+#   AUTH=1          POST /predict requires a session from POST /login (Authorization: Bearer
+#                   <token> or the sid cookie), else 401;
+#   KEEP_ALIVE_S    (uvicorn) how long an idle keep-alive connection stays open (default 5);
+#   TLS_CERT, TLS_KEY  serve HTTPS with this certificate chain and key (PEM).
+# Access logs are off: under load they would cost more CPU than the API. Runs setup.sh first when the virtualenv is missing. The server replaces this
 # script (exec), so its PID is the server's; to stop it and its workers, signal that PID's
 # process group. Note: gunicorn's sync workers close the connection after every response.
 set -euo pipefail
@@ -68,16 +70,23 @@ fi
 export PYTHONPYCACHEPREFIX="$venv/pycache"
 export MODEL_API_AUTH="${AUTH:-0}"
 cd "$here"
+tls=()
+if [ -n "${TLS_CERT:-}" ]; then
+    case "$framework" in
+        flask) tls=(--certfile "$TLS_CERT" --keyfile "${TLS_KEY:?TLS_KEY with TLS_CERT}") ;;
+        *) tls=(--ssl-certfile "$TLS_CERT" --ssl-keyfile "${TLS_KEY:?TLS_KEY with TLS_CERT}") ;;
+    esac
+fi
 case "$framework" in
     flask)
         exec "$venv/bin/gunicorn" flask_app:app \
             --bind "127.0.0.1:$port" --workers "$workers" --worker-class sync \
-            --log-level warning
+            --log-level warning "${tls[@]}"
         ;;
     fastapi | starlette)
         exec "$venv/bin/uvicorn" "${framework}_app:app" \
             --host 127.0.0.1 --port "$port" --workers "$workers" \
             --loop uvloop --http httptools --no-access-log --log-level warning \
-            --timeout-keep-alive "${KEEP_ALIVE_S:-5}"
+            --timeout-keep-alive "${KEEP_ALIVE_S:-5}" "${tls[@]}"
         ;;
 esac

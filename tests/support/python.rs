@@ -55,6 +55,8 @@ fn free_port() -> u16 {
 pub struct PyServer {
     pub framework: &'static str,
     pub port: u16,
+    /// Serving HTTPS (`TLS_CERT` given): `host()` is https://, and readiness is the port.
+    pub tls: bool,
     child: Child,
     stderr: PathBuf,
 }
@@ -86,6 +88,7 @@ impl PyServer {
         let mut server = PyServer {
             framework,
             port,
+            tls: env.iter().any(|(k, _)| *k == "TLS_CERT"),
             child,
             stderr,
         };
@@ -107,7 +110,7 @@ impl PyServer {
                     self.stderr_text()
                 );
             }
-            if let Ok((200, _)) = try_request(self.port, "GET", "/health", None) {
+            if self.ready() {
                 return;
             }
             if start.elapsed() > STARTUP_LIMIT {
@@ -123,8 +126,36 @@ impl PyServer {
         }
     }
 
+    /// The server answers `GET /health` with 200: over plain HTTP directly; over TLS (this
+    /// harness speaks none) by one request from blast itself, `-k` since only readiness is
+    /// asked (gunicorn listens before its worker has loaded the app, so the port says nothing).
+    fn ready(&self) -> bool {
+        if !self.tls {
+            return matches!(try_request(self.port, "GET", "/health", None), Ok((200, _)));
+        }
+        let url = format!("{}/health", self.host());
+        Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args([
+                &url,
+                "-k",
+                "-n",
+                "1",
+                "-u",
+                "1",
+                "-c",
+                "1",
+                "--timeout",
+                "2s",
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("200: 1"))
+    }
+
     pub fn host(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// One request on a fresh connection: the status and the body as JSON.
