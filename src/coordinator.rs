@@ -11,9 +11,10 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
+use crate::load::Load;
 use crate::plan::Plan;
 use crate::results::{Clock, Results, Second};
-use crate::stats::{Merged, Snapshot};
+use crate::stats::{cpu, Merged, Snapshot};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -72,6 +73,8 @@ struct Collector {
     timeline: Vec<Second>,
     live: Live,
     ended: Option<Instant>,
+    /// The run has said once that the client is the bottleneck.
+    client_bound_said: bool,
 }
 
 impl Collector {
@@ -87,6 +90,7 @@ impl Collector {
             finished: 0,
             timeline: Vec::new(),
             ended: None,
+            client_bound_said: false,
             plan,
             start,
             started_at,
@@ -172,8 +176,18 @@ impl Collector {
             users: self.users.iter().sum(),
             errors: self.interval.errors_total(),
         };
-        let second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
+        let mut second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
+        second.client.cpu = self.interval.busy.iter().map(|b| b.share()).collect();
+        second.client.backlog = self.interval.backlog;
         self.live.show(&second, self.plan.duration);
+        if !self.client_bound_said {
+            let open = matches!(self.plan.load, Load::Open { .. });
+            let late = open.then(|| self.interval.late_share().unwrap_or(0.0));
+            if let Some(msg) = cpu::client_bound(second.client.busiest(), late) {
+                self.live.say(&msg);
+                self.client_bound_said = true;
+            }
+        }
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());
     }

@@ -3,12 +3,14 @@
 //! it under a named kind, close, and reconnect. The schedule decides *when*; this decides *how*.
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use super::peek;
 use super::shared::Shared;
 use super::source::Pick;
 use crate::http::{ParseError, ResponseDecoder, Status, MAX_HEAD_BYTES};
@@ -23,8 +25,6 @@ pub const READ_BUF_MAX: usize = MAX_HEAD_BYTES + 4096;
 /// First pause after a failed connection attempt; doubles up to `RECONNECT_BACKOFF_MAX`.
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// A request sent this long after its intended time counts as late (the timer's resolution).
-pub const LATE_AFTER: Duration = Duration::from_millis(1);
 /// How often a user that is not (yet) part of the load checks whether it is now.
 pub const PARKED_POLL: Duration = Duration::from_millis(50);
 
@@ -34,7 +34,8 @@ struct InFlight {
     pick: Pick,
     /// When it should have been sent: latency is measured from here.
     intended: Instant,
-    /// When it was written: the timeout runs from here.
+    /// When it was written (its intended time until then): the timeout and the service
+    /// time run from here.
     sent: Instant,
 }
 
@@ -59,6 +60,13 @@ struct Conn {
     /// The response body, kept only for tasks whose expectations read it.
     body: Vec<u8>,
     inflight: VecDeque<InFlight>,
+    /// The last this many of `inflight` are rendered into `wbuf` but not yet written.
+    unwritten: usize,
+    /// The connection has sat idle (new, or nothing in flight through a wait): look for
+    /// bytes nobody asked for before writing to it.
+    idle: bool,
+    /// Unwritten requests kept for the next connection (this one sent bytes unasked).
+    carry: bool,
     decoder: ResponseDecoder,
     /// Think time: no request before this instant.
     next_at: Option<Instant>,
@@ -77,6 +85,9 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
         wbuf: Vec::new(),
         body: Vec::new(),
         inflight: VecDeque::with_capacity(w.plan.pipeline),
+        unwritten: 0,
+        idle: true,
+        carry: false,
         decoder: ResponseDecoder::new(),
         next_at: None,
         last_start: Instant::now(),
@@ -121,6 +132,7 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
             break;
         }
     }
+    conn.count_never_sent(&w);
     w.alive.set(w.alive.get() - 1);
 }
 
@@ -149,12 +161,21 @@ impl Conn {
     /// Drives one TCP connection until it must be replaced or the run ends.
     async fn session(&mut self, w: &Shared, mut stream: TcpStream) -> End {
         self.rbuf.clear();
-        self.inflight.clear();
+        if !std::mem::take(&mut self.carry) {
+            self.inflight.clear();
+            self.wbuf.clear();
+            self.unwritten = 0;
+        }
+        self.idle = true;
         loop {
             if let Some(end) = self.fill(w).await {
                 return end;
             }
+            if self.unsolicited(w, &stream) {
+                return End::Reconnect;
+            }
             if !self.wbuf.is_empty() {
+                self.written(w);
                 if let Err(kind) = self.flush(&mut stream).await {
                     self.fail_inflight(w, kind);
                     return End::Reconnect;
@@ -205,6 +226,7 @@ impl Conn {
         if self.inflight.is_empty() {
             if let Some(at) = self.next_at.take() {
                 if at > Instant::now() {
+                    self.idle = true;
                     monoio::time::sleep_until(monoio::time::Instant::from_std(at)).await;
                     if !w.running() {
                         return Some(End::Stop);
@@ -219,7 +241,7 @@ impl Conn {
         let now = Instant::now();
         self.last_start = now;
         for _ in 0..n {
-            self.queue(w, now, now);
+            self.queue(w, now);
         }
         None
     }
@@ -240,14 +262,16 @@ impl Conn {
             let Some(t) = pacer.borrow_mut().take() else {
                 return Some(End::Stop);
             };
+            // Queued before the wait: if the run ends first, it is counted unsent.
+            self.queue(w, t);
             if t > now {
-                monoio::time::sleep_until(monoio::time::Instant::from_std(t)).await;
+                self.idle = true;
+                w.pace.sleep_until(t).await;
                 if !w.running() {
                     return Some(End::Stop);
                 }
                 now = Instant::now();
             }
-            self.queue(w, t, now);
             room -= 1;
         }
         while room > 0 {
@@ -257,14 +281,15 @@ impl Conn {
             if w.take_budget(1) == 0 {
                 break;
             }
-            self.queue(w, t, now);
+            self.queue(w, t);
             room -= 1;
         }
         None
     }
 
-    /// Renders one request into the write buffer, intended for `intended`, written at `now`.
-    fn queue(&mut self, w: &Shared, intended: Instant, now: Instant) {
+    /// Renders one request into the write buffer, intended for `intended`; counted when
+    /// written.
+    fn queue(&mut self, w: &Shared, intended: Instant) {
         let pick = w
             .source
             .borrow_mut()
@@ -275,14 +300,54 @@ impl Conn {
         self.inflight.push_back(InFlight {
             pick,
             intended,
-            sent: now,
+            sent: intended,
         });
+        self.unwritten += 1;
+    }
+
+    /// The unwritten requests are about to be written now: counts them sent and, in the
+    /// open model, records how late each leaves (every one, on time or not).
+    fn written(&mut self, w: &Shared) {
+        let now = Instant::now();
+        let open = w.pacer.is_some();
         let mut rec = w.rec.borrow_mut();
-        rec.sent(1);
-        let late = now.saturating_duration_since(intended);
-        if late > LATE_AFTER {
-            rec.late(late);
+        let from = self.inflight.len().saturating_sub(self.unwritten);
+        for req in self.inflight.range_mut(from..) {
+            req.sent = now;
+            if open {
+                rec.late(now.saturating_duration_since(req.intended));
+            }
         }
+        rec.sent(self.unwritten as u64);
+        self.unwritten = 0;
+    }
+
+    /// Whether bytes arrived on this connection with nothing on the wire (looked for only
+    /// after it sat idle, so a busy connection pays nothing): counted, and the requests
+    /// queued for it go on the next connection instead.
+    fn unsolicited(&mut self, w: &Shared, stream: &TcpStream) -> bool {
+        let nothing_on_wire = self.unwritten == self.inflight.len();
+        if !std::mem::take(&mut self.idle) || !nothing_on_wire {
+            return false;
+        }
+        if !peek::bytes_waiting(stream.as_raw_fd()) {
+            return false;
+        }
+        w.rec.borrow_mut().connection_error(kind::UNSOLICITED);
+        self.carry = true;
+        true
+    }
+
+    /// The run ended: what this user had taken from the schedule and not written is unsent.
+    fn count_never_sent(&mut self, w: &Shared) {
+        if w.pacer.is_none() {
+            return;
+        }
+        let from = self.inflight.len().saturating_sub(self.unwritten);
+        for req in self.inflight.range(from..) {
+            w.never_sent(req.intended);
+        }
+        self.unwritten = 0;
     }
 
     async fn flush(&mut self, stream: &mut TcpStream) -> Result<(), &'static str> {
@@ -329,6 +394,11 @@ impl Conn {
                 Err(e) => break Err(self.fail_parse(w, e)),
             }
         };
+        if result.is_ok() && self.inflight.is_empty() && pos < self.rbuf.len() {
+            // More than was asked for: never the next request's response.
+            w.rec.borrow_mut().connection_error(kind::UNSOLICITED);
+            return Err(End::Reconnect);
+        }
         self.rbuf.drain(..pos.min(self.rbuf.len()));
         result
     }
@@ -385,6 +455,7 @@ impl Conn {
         {
             let mut rec = w.rec.borrow_mut();
             rec.response(task, status, latency, self.decoder.body_bytes());
+            rec.service(task, now.saturating_duration_since(req.sent));
             if let Some(s) = &w.plan.scenario {
                 if let Err(miss) =
                     s.tasks[task].check(req.pick.invalid, status, latency, &self.body)

@@ -4,6 +4,8 @@
 //! worker's `shared` state; `source` says what to send; `driver` builds the runtime.
 pub mod conn;
 pub mod driver;
+pub mod pace;
+pub mod peek;
 pub mod shared;
 pub mod source;
 pub mod worker;

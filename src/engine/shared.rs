@@ -6,11 +6,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
+use super::pace::Pace;
 use super::source::Source;
 use crate::load::{Load, Pacer};
 use crate::plan::{Plan, Share};
+use crate::stats::cpu::{self, Busy};
 use crate::stats::{Recorder, Snapshot};
 
 /// Worker-local state shared by its connections (single thread: `Cell`/`RefCell`, no locks).
@@ -27,6 +30,12 @@ pub struct Shared {
     pub rec: RefCell<Recorder>,
     /// Open model: the schedule of intended send times.
     pub pacer: Option<RefCell<Pacer>>,
+    /// Open model: waits to the microsecond for the intended send times.
+    pub pace: Rc<Pace>,
+    /// When the worker stopped: requests due by then and never sent are `unsent`.
+    stopped_at: Cell<Option<Instant>>,
+    /// Wall clock and thread CPU time at the last snapshot.
+    cpu_mark: Cell<(Instant, Duration)>,
     /// User tasks still running.
     pub alive: Cell<u64>,
     /// Users with an open session (the live view's "users").
@@ -58,6 +67,9 @@ impl Shared {
             rec: RefCell::new(Recorder::new(plan.tasks.len())),
             budget: Cell::new(share.requests),
             pacer,
+            pace: Pace::new(),
+            stopped_at: Cell::new(None),
+            cpu_mark: Cell::new((Instant::now(), cpu::thread_time())),
             alive: Cell::new(0),
             connected: Cell::new(0),
             stopping: Cell::new(false),
@@ -108,6 +120,8 @@ impl Shared {
     /// Tells every user to stop and wakes those that are waiting.
     pub fn stop(&self) {
         self.stopping.set(true);
+        self.stopped_at.set(Some(Instant::now()));
+        self.pace.stop();
         let wakers = std::mem::take(&mut *self.stop_wakers.borrow_mut());
         for w in wakers.into_iter().flatten() {
             w.wake();
@@ -131,11 +145,41 @@ impl Shared {
         }
     }
 
-    /// The stats recorded since the last snapshot, for the coordinator.
+    /// The stats recorded since the last snapshot, for the coordinator, with this
+    /// thread's CPU time since then and the open model's backlog.
     pub fn snapshot(&self, last: bool) -> Snapshot {
-        self.rec
-            .borrow_mut()
-            .take_snapshot(self.index, self.connected.get(), last)
+        let (now, cpu_now) = (Instant::now(), cpu::thread_time());
+        let (then, cpu_then) = self.cpu_mark.replace((now, cpu_now));
+        let busy = Busy {
+            cpu_us: micros(cpu_now.saturating_sub(cpu_then)),
+            wall_us: micros(now.saturating_duration_since(then)),
+        };
+        let backlog = self.pacer.as_ref().map(|p| p.borrow().due_count(now));
+        let mut rec = self.rec.borrow_mut();
+        rec.client(busy, backlog);
+        rec.take_snapshot(self.index, self.connected.get(), last)
+    }
+
+    /// A request taken from the schedule for `intended` that was never written: unsent if
+    /// it was due by the time the worker stopped (beyond that it was never scheduled).
+    pub fn never_sent(&self, intended: Instant) {
+        if let Some(stop) = self.stopped_at.get() {
+            if intended <= stop {
+                self.rec.borrow_mut().unsent(stop - intended);
+            }
+        }
+    }
+
+    /// Counts what the schedule had due by the stop and never handed out as unsent.
+    pub fn count_unsent(&self) {
+        let (Some(pacer), Some(stop)) = (&self.pacer, self.stopped_at.get()) else {
+            return;
+        };
+        let mut pacer = pacer.borrow_mut();
+        let mut rec = self.rec.borrow_mut();
+        while let Some(t) = pacer.take_due(stop) {
+            rec.unsent(stop - t);
+        }
     }
 }
 
@@ -165,4 +209,8 @@ impl<F: Future> Future for OrStop<'_, F> {
         this.worker.register_stop_waker(*this.slot, cx.waker());
         Poll::Pending
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

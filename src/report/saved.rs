@@ -14,6 +14,7 @@ use crate::results::PlanInfo;
 use crate::results::{Clock, Results, Second};
 use crate::stats::compact::{decode, DecodeError};
 use crate::stats::{Compact, Merged, TaskStats};
+use crate::stats::cpu::Busy;
 
 /// Why a saved report could not be read.
 #[derive(Debug)]
@@ -67,6 +68,11 @@ struct Saved {
     sent: u64,
     connections_opened: u64,
     lateness_histogram: String,
+    /// Open model only; absent from reports made before it was counted.
+    #[serde(default)]
+    unsent_histogram: Option<String>,
+    #[serde(default)]
+    client_cpu: Vec<SavedBusy>,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
 }
@@ -76,6 +82,14 @@ struct SavedTask {
     #[serde(flatten)]
     figures: Compact,
     failure_messages: BTreeMap<String, u64>,
+    #[serde(default)]
+    service_histogram: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SavedBusy {
+    cpu_s: f64,
+    wall_s: f64,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +97,10 @@ struct SavedSecond {
     #[serde(flatten)]
     clock: Clock,
     tasks: Vec<Compact>,
+    #[serde(default)]
+    client_cpu: Vec<f64>,
+    #[serde(default)]
+    backlog: Option<u64>,
 }
 
 /// Reads the report at `path`.
@@ -128,6 +146,9 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     let mut m = Merged::new(s.tasks.len());
     for (slot, t) in m.tasks.iter_mut().zip(&s.tasks) {
         *slot = t.figures.stats()?;
+        if let Some(h) = &t.service_histogram {
+            slot.service = decode(h)?;
+        }
         slot.failure_messages = t
             .failure_messages
             .iter()
@@ -142,6 +163,17 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     }
     m.errors = s.errors.clone();
     m.lateness = decode(&s.lateness_histogram)?;
+    if let Some(h) = &s.unsent_histogram {
+        m.unsent = decode(h)?;
+    }
+    m.busy = s
+        .client_cpu
+        .iter()
+        .map(|b| Busy {
+            cpu_us: (b.cpu_s * 1e6).round() as u64,
+            wall_us: (b.wall_s * 1e6).round() as u64,
+        })
+        .collect();
     m.sent = s.sent;
     m.connects = s.connections_opened;
     m.bytes_in = s.bytes_received;
@@ -166,7 +198,10 @@ fn replay(seconds: &[SavedSecond], tasks: usize) -> Result<Vec<Second>, LoadErro
         for (total, i) in running.iter_mut().zip(&interval) {
             total.merge(i);
         }
-        timeline.push(Second::new(s.clock, &interval, &running));
+        let mut second = Second::new(s.clock, &interval, &running);
+        second.client.cpu = s.client_cpu.clone();
+        second.client.backlog = s.backlog;
+        timeline.push(second);
     }
     Ok(timeline)
 }
