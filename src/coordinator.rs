@@ -183,7 +183,8 @@ impl Collector {
         if !self.client_bound_said {
             let open = matches!(self.plan.load, Load::Open { .. });
             let late = open.then(|| self.interval.late_share().unwrap_or(0.0));
-            if let Some(msg) = cpu::client_bound(second.client.busiest(), late) {
+            let demand = self.interval.busy.iter().map(|b| b.demand());
+            if let Some(msg) = cpu::client_bound(demand.fold(0.0, f64::max), late) {
                 self.live.say(&msg);
                 self.client_bound_said = true;
             }

@@ -111,9 +111,12 @@ pub fn finish(results: &Results, out: &ReportArgs) -> Result<ExitCode> {
 }
 
 fn write_reports(results: &Results, out: &ReportArgs) -> Result<()> {
-    use crate::report::{csv, history, html, json};
+    use crate::report::{client_csv, csv, history, html, json};
     write_if(&out.json, |p| json::write(results, p))?;
-    write_if(&out.csv, |p| csv::write(results, p, out.csv_full_history))?;
+    write_if(&out.csv, |p| {
+        csv::write(results, p, out.csv_full_history)?;
+        client_csv::write(results, p)
+    })?;
     write_if(&out.html, |p| html::write(results, p))?;
     write_if(&out.history, |p| {
         history::append(results, p, out.label.as_deref())

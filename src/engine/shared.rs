@@ -34,8 +34,8 @@ pub struct Shared {
     pub pace: Rc<Pace>,
     /// When the worker stopped: requests due by then and never sent are `unsent`.
     stopped_at: Cell<Option<Instant>>,
-    /// Wall clock and thread CPU time at the last snapshot.
-    cpu_mark: Cell<(Instant, Duration)>,
+    /// Wall clock, thread CPU time and run-queue wait at the last snapshot.
+    cpu_mark: Cell<(Instant, Duration, Duration)>,
     /// User tasks still running.
     pub alive: Cell<u64>,
     /// Users with an open session (the live view's "users").
@@ -69,7 +69,7 @@ impl Shared {
             pacer,
             pace: Pace::new(),
             stopped_at: Cell::new(None),
-            cpu_mark: Cell::new((Instant::now(), cpu::thread_time())),
+            cpu_mark: Cell::new((Instant::now(), cpu::thread_time(), cpu::thread_queued())),
             alive: Cell::new(0),
             connected: Cell::new(0),
             stopping: Cell::new(false),
@@ -148,10 +148,12 @@ impl Shared {
     /// The stats recorded since the last snapshot, for the coordinator, with this
     /// thread's CPU time since then and the open model's backlog.
     pub fn snapshot(&self, last: bool) -> Snapshot {
-        let (now, cpu_now) = (Instant::now(), cpu::thread_time());
-        let (then, cpu_then) = self.cpu_mark.replace((now, cpu_now));
+        let mark = (Instant::now(), cpu::thread_time(), cpu::thread_queued());
+        let (then, cpu_then, queued_then) = self.cpu_mark.replace(mark);
+        let (now, cpu_now, queued_now) = mark;
         let busy = Busy {
             cpu_us: micros(cpu_now.saturating_sub(cpu_then)),
+            queued_us: micros(queued_now.saturating_sub(queued_then)),
             wall_us: micros(now.saturating_duration_since(then)),
         };
         let backlog = self.pacer.as_ref().map(|p| p.borrow().due_count(now));

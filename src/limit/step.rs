@@ -42,7 +42,7 @@ pub struct StepStats {
     pub sent: u64,
     /// Share of sends that left more than `stats::LATE_AFTER_US` after their intended time.
     pub late_share: f64,
-    /// The busiest client worker's share of a core over the step.
+    /// The busiest client worker's demand for a CPU over the step (`cpu::Busy::demand`).
     pub client_cpu: f64,
     /// Connection attempts that failed on the client's side (`connect_error`: EMFILE and kin).
     pub client_errors: u64,

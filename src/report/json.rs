@@ -90,10 +90,14 @@ pub fn to_value(r: &Results) -> Value {
     v
 }
 
-/// Per worker: its thread's CPU time over the run and the share of a core that is.
+/// Per worker: its thread's CPU time over the run and the share of a core that is, and
+/// its time waiting for a CPU (`demand`: the share of the time it wanted one).
 fn client_cpu(r: &Results) -> Value {
     let rows = r.totals.busy.iter().map(|b| {
-        json!({"cpu_s": b.cpu_us as f64 / 1e6, "wall_s": b.wall_us as f64 / 1e6, "share": b.share()})
+        json!({
+            "cpu_s": b.cpu_us as f64 / 1e6, "queued_s": b.queued_us as f64 / 1e6,
+            "wall_s": b.wall_us as f64 / 1e6, "share": b.share(), "demand": b.demand(),
+        })
     });
     Value::Array(rows.collect())
 }

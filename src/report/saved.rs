@@ -89,6 +89,8 @@ struct SavedTask {
 #[derive(Deserialize)]
 struct SavedBusy {
     cpu_s: f64,
+    #[serde(default)]
+    queued_s: f64,
     wall_s: f64,
 }
 
@@ -171,6 +173,7 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
         .iter()
         .map(|b| Busy {
             cpu_us: (b.cpu_s * 1e6).round() as u64,
+            queued_us: (b.queued_s * 1e6).round() as u64,
             wall_us: (b.wall_s * 1e6).round() as u64,
         })
         .collect();

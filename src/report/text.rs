@@ -213,9 +213,11 @@ fn write_client(out: &mut String, r: &Results) {
         .fold(0.0, f64::max);
     let _ = writeln!(
         out,
-        "  client cpu {} of a core per worker (busiest second {:.0}%)",
+        "  client cpu {} of a core per worker (busiest second {:.0}%); busy {:.0}% of the time \
+         counting waits for a CPU",
         shares.join(", "),
-        peak * 100.0
+        peak * 100.0,
+        r.totals.busiest() * 100.0
     );
     let open = matches!(r.plan.load, Load::Open { .. });
     let late = open.then(|| r.totals.late_share().unwrap_or(0.0));

@@ -1,6 +1,9 @@
-//! How busy the client itself is: a worker's thread CPU time (`CLOCK_THREAD_CPUTIME_ID`),
+//! How busy the client itself is: a worker's thread CPU time (`CLOCK_THREAD_CPUTIME_ID`)
+//! and the time it spent runnable but waiting for a CPU (`/proc/thread-self/schedstat`),
 //! read once per snapshot, and the judgement of when that makes the client, not the server,
-//! the bottleneck. Plain numbers in, plain words out.
+//! the bottleneck. CPU time alone understates a worker on a machine it shares: one that
+//! never waits for I/O but gets half a core is as much the bottleneck as one that uses a
+//! whole core. Plain numbers in, plain words out.
 use std::time::Duration;
 
 /// A worker busy this share of a core (or more) is short of CPU.
@@ -26,26 +29,51 @@ pub fn thread_time() -> Duration {
     )
 }
 
+/// Time the calling thread spent runnable but waiting for a CPU (zero where the kernel
+/// does not say).
+pub fn thread_queued() -> Duration {
+    let Ok(text) = std::fs::read_to_string("/proc/thread-self/schedstat") else {
+        return Duration::ZERO;
+    };
+    // "<ns on a CPU> <ns waiting on a run queue> <time slices>"
+    let queued = text.split_ascii_whitespace().nth(1);
+    Duration::from_nanos(queued.and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
 /// A worker's busy time over a stretch of wall time, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Busy {
+    /// On a CPU.
     pub cpu_us: u64,
+    /// Runnable, waiting for a CPU another thread or process had.
+    pub queued_us: u64,
     pub wall_us: u64,
 }
 
 impl Busy {
     /// The share of one core used, 0 when no time passed.
     pub fn share(self) -> f64 {
-        if self.wall_us == 0 {
-            0.0
-        } else {
-            self.cpu_us as f64 / self.wall_us as f64
-        }
+        ratio(self.cpu_us, self.wall_us)
+    }
+
+    /// The share of the time the worker wanted a CPU (used one or waited for one): near 1
+    /// when it never waited for the network, whatever else the machine ran.
+    pub fn demand(self) -> f64 {
+        ratio(self.cpu_us + self.queued_us, self.wall_us)
     }
 
     pub fn add(&mut self, other: Busy) {
         self.cpu_us += other.cpu_us;
+        self.queued_us += other.queued_us;
         self.wall_us += other.wall_us;
+    }
+}
+
+fn ratio(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
     }
 }
 
@@ -58,20 +86,24 @@ pub fn add_busy(table: &mut Vec<Busy>, worker: usize, b: Busy) {
 }
 
 /// The plain-words warning when the client was the bottleneck, None when it was not:
-/// some worker was at least [`BUSY_SHARE`] busy and, in the open model, at least
-/// [`LATE_SHARE`] of the sends left late (`late_share` is None for the closed model,
-/// whose users with no think time are never idle by design).
+/// some worker was at least [`BUSY_SHARE`] busy (its [`Busy::demand`]) and, in the open
+/// model, at least [`LATE_SHARE`] of the sends left late (`late_share` is None for the
+/// closed model, whose users with no think time are never idle by design).
 pub fn client_bound(busiest: f64, late_share: Option<f64>) -> Option<String> {
     if busiest < BUSY_SHARE || late_share.is_some_and(|l| l < LATE_SHARE) {
         return None;
     }
     let why = match late_share {
         Some(l) => format!(
-            "a worker was {:.0}% busy while {:.0}% of its sends left late",
+            "a worker was {:.0}% busy (on a CPU or waiting for one) while {:.0}% of its sends \
+             left late",
             busiest * 100.0,
             l * 100.0
         ),
-        None => format!("a worker was {:.0}% busy", busiest * 100.0),
+        None => format!(
+            "a worker was {:.0}% busy (on a CPU or waiting for one)",
+            busiest * 100.0
+        ),
     };
     Some(format!(
         "client-bound: {why}, so these figures describe blast on this machine, not the \
@@ -110,10 +142,16 @@ mod tests {
     #[test]
     fn busy_shares_add_up_per_worker() {
         let mut t = Vec::new();
-        add_busy(&mut t, 1, Busy { cpu_us: 500, wall_us: 1000 });
-        add_busy(&mut t, 1, Busy { cpu_us: 500, wall_us: 1000 });
+        let b = Busy {
+            cpu_us: 500,
+            queued_us: 400,
+            wall_us: 1000,
+        };
+        add_busy(&mut t, 1, b);
+        add_busy(&mut t, 1, b);
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].share(), 0.5);
+        assert_eq!(t[1].demand(), 0.9);
         assert_eq!(t[0].share(), 0.0);
     }
 }

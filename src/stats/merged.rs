@@ -112,9 +112,10 @@ impl Merged {
         self.sent + self.unsent.len()
     }
 
-    /// The busiest worker's share of a core over the whole run (0 with no figures).
+    /// The busiest worker's demand for a CPU over the whole run (0 with no figures): the
+    /// share of the time it used one or waited for one.
     pub fn busiest(&self) -> f64 {
-        self.busy.iter().map(|b| b.share()).fold(0.0, f64::max)
+        self.busy.iter().map(|b| b.demand()).fold(0.0, f64::max)
     }
 
     /// The share of sends that left late (open model), None when nothing was sent on a
