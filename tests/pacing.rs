@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{
-    errors_of, exclusive, fast_target, ok_response, run_blast, run_blast_within, shared, uint,
-    url, Batching, Reply, Scratch, Server,
+    errors_of, exclusive, fast_target, ok_response, run_blast, run_blast_within, shared, uint, url,
+    Batching, Reply, Scratch, Server,
 };
 
 fn stderr(out: &std::process::Output) -> String {
@@ -47,14 +47,20 @@ fn open_model_sends_leave_within_microseconds_of_their_time_on_both_drivers() {
         assert!(out.status.success(), "{}", stderr(&out));
         let late_p50 = ms(&r, "late_ms", "p50");
         // Typically 0.005 ms; a quarter of the old millisecond leaves room for a busy machine.
-        assert!(late_p50 < WHEEL_MS / 4.0, "--driver {driver}: lateness p50 {late_p50} ms");
+        assert!(
+            late_p50 < WHEEL_MS / 4.0,
+            "--driver {driver}: lateness p50 {late_p50} ms"
+        );
         assert_eq!(r["late_after_ms"].as_f64(), Some(0.1), "{r:#}");
         // Lateness is recorded for every send, not only the late ones.
         let every = blast::stats::compact::decode(r["lateness_histogram"].as_str().unwrap())
             .expect("lateness histogram");
         assert_eq!(every.len(), uint(&r, "sent"), "--driver {driver}");
         // Service time runs from the actual send, so it is never above the latency.
-        assert!(ms(&r, "service_ms", "p50") <= ms(&r, "latency_ms", "p50"), "{r:#}");
+        assert!(
+            ms(&r, "service_ms", "p50") <= ms(&r, "latency_ms", "p50"),
+            "{r:#}"
+        );
         assert_books_balance(&r);
     }
 }
@@ -67,7 +73,11 @@ fn an_idle_open_model_worker_does_not_burn_a_core() {
     assert!(out.status.success(), "{}", stderr(&out));
     let share = r["client_cpu"][0]["share"].as_f64().expect("client_cpu");
     // About 2% of a core in a release build; spinning to the deadline would be near 100%.
-    assert!(share < 0.25, "worker used {:.0}% of a core at 200 req/s", share * 100.0);
+    assert!(
+        share < 0.25,
+        "worker used {:.0}% of a core at 200 req/s",
+        share * 100.0
+    );
     assert!(r["client_bound"].is_null(), "{r:#}");
     assert!(r["timeline"][0]["client_cpu"].is_array(), "{r:#}");
 }
@@ -108,7 +118,10 @@ fn requests_a_silent_server_never_got_are_counted_unsent() {
     assert_eq!(row[0], "open", "{schedule}");
     assert_eq!(row[3], unsent.to_string(), "{schedule}");
     let stats = std::fs::read_to_string(format!("{csv}_stats.csv")).expect("stats csv");
-    assert!(!stats.contains("unsent"), "Locust's files keep Locust's columns: {stats}");
+    assert!(
+        !stats.contains("unsent"),
+        "Locust's files keep Locust's columns: {stats}"
+    );
 }
 
 #[test]
@@ -136,7 +149,10 @@ fn requests_a_slow_server_could_not_take_are_counted_unsent() {
     assert!(uint(&r, "requests") > 20, "{r:#}");
     assert!(uint(&r, "unsent") > 200, "{r:#}");
     // Sent requests waited for a connection: latency from the intended time includes it.
-    assert!(ms(&r, "latency_ms", "p50") > 5.0 * ms(&r, "service_ms", "p50"), "{r:#}");
+    assert!(
+        ms(&r, "latency_ms", "p50") > 5.0 * ms(&r, "service_ms", "p50"),
+        "{r:#}"
+    );
 }
 
 /// How long the rude server takes to answer each request.
@@ -230,6 +246,9 @@ fn a_step_beyond_one_client_core_is_the_clients_limit() {
     let step = &r["steps"][0];
     assert_eq!(step["verdict"], "client_limit", "{}\n{r:#}", stderr(&out));
     let why = step["reasons"].to_string();
-    assert!(why.contains("client-bound") && why.contains("--cores"), "{why}");
+    assert!(
+        why.contains("client-bound") && why.contains("--cores"),
+        "{why}"
+    );
     assert!(step["client_cpu"].as_f64().unwrap() >= 0.9, "{step:#}");
 }

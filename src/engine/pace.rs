@@ -273,13 +273,12 @@ fn arm(fd: RawFd, at: Duration) {
         },
         it_value: libc::timespec {
             tv_sec: libc::time_t::try_from(at.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_nsec: libc::c_long::try_from(at.subsec_nanos()).unwrap_or(0),
+            // Under 10^9: fits a c_long of any width.
+            tv_nsec: at.subsec_nanos() as libc::c_long,
         },
     };
     // SAFETY: `fd` is a timerfd this module opened; `spec` is valid.
-    unsafe {
-        libc::timerfd_settime(fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
-    };
+    unsafe { libc::timerfd_settime(fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
 }
 
 /// Reads the expiration count so the descriptor is no longer readable.

@@ -4,9 +4,9 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::pace::Pace;

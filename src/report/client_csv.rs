@@ -81,7 +81,11 @@ fn schedule_rows(r: &Results) -> Vec<Vec<String>> {
 
 fn history_rows(r: &Results) -> Vec<Vec<String>> {
     let workers = r.totals.busy.len();
-    let mut head = vec!["Timestamp".to_owned(), "elapsed_s".to_owned(), "backlog".to_owned()];
+    let mut head = vec![
+        "Timestamp".to_owned(),
+        "elapsed_s".to_owned(),
+        "backlog".to_owned(),
+    ];
     head.extend((0..workers).map(|w| format!("cpu_worker_{w}")));
     let mut rows = vec![head];
     for s in &r.timeline {
@@ -90,7 +94,9 @@ fn history_rows(r: &Results) -> Vec<Vec<String>> {
             py_float(s.elapsed_s),
             s.client.backlog.map_or(String::new(), |b| b.to_string()),
         ];
-        row.extend((0..workers).map(|w| s.client.cpu.get(w).map_or(String::new(), |c| py_float(*c))));
+        row.extend(
+            (0..workers).map(|w| s.client.cpu.get(w).map_or(String::new(), |c| py_float(*c))),
+        );
         rows.push(row);
     }
     rows

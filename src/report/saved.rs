@@ -13,8 +13,8 @@ use super::json::FORMAT;
 use crate::results::PlanInfo;
 use crate::results::{Clock, Results, Second};
 use crate::stats::compact::{decode, DecodeError};
-use crate::stats::{Compact, Merged, TaskStats};
 use crate::stats::cpu::Busy;
+use crate::stats::{Compact, Merged, TaskStats};
 
 /// Why a saved report could not be read.
 #[derive(Debug)]
