@@ -252,3 +252,57 @@ fn a_step_beyond_one_client_core_is_the_clients_limit() {
     );
     assert!(step["client_cpu"].as_f64().unwrap() >= 0.9, "{step:#}");
 }
+
+/// The stalling server's cycle: it answers at once, except that for `STALL` out of every
+/// `PERIOD` (from its first request) it holds every answer until the stall ends.
+const PERIOD: Duration = Duration::from_secs(5);
+const STALL: Duration = Duration::from_secs(1);
+/// Where in each period the stall sits, so that a 10 s run holds two whole stalls.
+const STALL_AT: Duration = Duration::from_secs(2);
+
+/// How long a request arriving `since` the server's first one waits: to the stall's end
+/// inside a stall, not at all outside.
+fn stall_wait(since: Duration) -> Duration {
+    let in_period = Duration::from_nanos((since.as_nanos() % PERIOD.as_nanos()) as u64);
+    if in_period >= STALL_AT && in_period < STALL_AT + STALL {
+        STALL_AT + STALL - in_period
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// Ground truth for the open model (coordinated omission): with stalls of 1 s in every 5 s,
+/// a fifth of the requests are intended during a stall and wait uniformly 0–1 s for its end,
+/// so p90 = 0.5 s and p99 = 0.95 s exactly. Precise pacing must not move them.
+#[test]
+fn open_model_percentiles_match_a_stalling_servers_analytic_values() {
+    let _g = exclusive();
+    let epoch = std::sync::Arc::new(std::sync::OnceLock::<std::time::Instant>::new());
+    let server = Server::start(move |_| {
+        let first = *epoch.get_or_init(std::time::Instant::now);
+        thread::sleep(stall_wait(first.elapsed()));
+        Reply::Send(ok_response("ok"))
+    });
+    let (r, out) = run_blast_within(
+        &[
+            &url(server.addr, "/"),
+            "-R",
+            "100",
+            "-u",
+            "200",
+            "-c",
+            "1",
+            "-d",
+            "10s",
+            "--timeout",
+            "3s",
+        ],
+        Duration::from_secs(40),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_books_balance(&r);
+    for (q, want) in [("p90", 500.0), ("p99", 950.0)] {
+        let got = ms(&r, "latency_ms", q);
+        assert!((got - want).abs() <= want * 0.05, "{q} {got} ms, analytic {want} ms: {r:#}");
+    }
+}
