@@ -303,6 +303,9 @@ fn open_model_percentiles_match_a_stalling_servers_analytic_values() {
     assert_books_balance(&r);
     for (q, want) in [("p90", 500.0), ("p99", 950.0)] {
         let got = ms(&r, "latency_ms", q);
-        assert!((got - want).abs() <= want * 0.05, "{q} {got} ms, analytic {want} ms: {r:#}");
+        assert!(
+            (got - want).abs() <= want * 0.05,
+            "{q} {got} ms, analytic {want} ms: {r:#}"
+        );
     }
 }

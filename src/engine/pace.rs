@@ -3,11 +3,12 @@
 //! millisecond lands in the reported latency. Here each worker keeps one `timerfd`
 //! (CLOCK_MONOTONIC, absolute deadlines; hrtimer precision, no timer slack) armed for its
 //! earliest waiter, awaited through the runtime as a readable file descriptor, which works
-//! the same on io_uring (a poll operation) and on epoll. The timer fires [`LEAD`] before the
-//! deadline and the waiter yields to the runtime until the deadline itself, so the wake-up's
-//! own delay is not added to the send; a waiter yields, never spins in place, so I/O of
-//! other connections goes on meanwhile. Where no timerfd can be made the wheel is the
-//! fallback (millisecond lateness, as before).
+//! the same on io_uring (a poll operation) and on epoll. Waiters never spin or yield to get
+//! closer: measured, a waiter yielding the last 30 µs before its deadline starved the
+//! worker's I/O on io_uring (with DEFER_TASKRUN, completions are reaped only when the
+//! runtime parks, and a yielding task keeps it from parking), and 20,000 req/s fell behind
+//! by half a second. The wake-up itself costs 10–40 µs on a loaded machine. Where no
+//! timerfd can be made the wheel is the fallback (millisecond lateness, as before).
 use std::cell::{Cell, RefCell};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -20,13 +21,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use monoio::net::UnixStream;
-
-/// The timer fires this long before a deadline; the waiter yields to the runtime for the
-/// rest, so the kernel's wake-up delay is hidden. Measured on a loaded 2-core machine
-/// (`waits_end_within_microseconds_*`, release): wake-up lateness p50 12–39 µs with no lead,
-/// 0–12 µs with 20 µs, 0 with 50 µs. Yielding costs that lead per send: 0.6% of a core at
-/// 200 sends/s, more at high rates, where the worker has work between sends anyway.
-pub const LEAD: Duration = Duration::from_micros(30);
 
 /// One waiter: its deadline, a tie-breaker for equal deadlines, and whom to wake.
 struct Entry {
@@ -72,6 +66,9 @@ pub struct Pace {
 impl Pace {
     /// A clock for the current runtime's thread; [`Pace::run`] must run for it to tick.
     pub fn new() -> Rc<Self> {
+        // `Instant` first: a deadline converted through these is never early, only up to
+        // the gap between the two reads late.
+        let base = Instant::now();
         let base_ts = monotonic_now();
         let (stream, fd) = match timerfd() {
             Ok((s, fd)) => (Some(s), Some(fd)),
@@ -80,7 +77,7 @@ impl Pace {
         Rc::new(Pace {
             fd: Cell::new(fd),
             stream: RefCell::new(stream),
-            base: Instant::now(),
+            base,
             base_ts,
             waiters: RefCell::new(BinaryHeap::new()),
             seq: Cell::new(0),
@@ -95,7 +92,6 @@ impl Pace {
         Sleep {
             pace: self,
             at,
-            queued: false,
             wheel: None,
         }
     }
@@ -181,7 +177,6 @@ impl Pace {
 pub struct Sleep<'a> {
     pace: &'a Pace,
     at: Instant,
-    queued: bool,
     /// Without a timerfd: the wheel's sleep.
     wheel: Option<Pin<Box<monoio::time::Sleep>>>,
 }
@@ -194,15 +189,6 @@ impl Future for Sleep<'_> {
         if now >= self.at || self.pace.stopped.get() {
             return Poll::Ready(());
         }
-        let wake_at = self.at - LEAD;
-        if now >= wake_at || self.queued {
-            // Within the lead (or woken early by a stop that lost the race): yield, and
-            // look again once the runtime has run everything else that is ready.
-            if now >= wake_at {
-                cx.waker().wake_by_ref();
-            }
-            return Poll::Pending;
-        }
         if self.pace.fd.get().is_none() {
             // No precise timer: the wheel, to the millisecond.
             let at = monoio::time::Instant::from_std(self.at);
@@ -211,8 +197,9 @@ impl Future for Sleep<'_> {
                 .get_or_insert_with(|| Box::pin(monoio::time::sleep_until(at)));
             return wheel.as_mut().poll(cx);
         }
-        self.queued = true;
-        self.pace.push(wake_at, cx.waker().clone());
+        // Woken before the deadline (a stop signal's wake, say): wait again. Each entry
+        // wakes once, so a second one only costs a spurious wake.
+        self.pace.push(self.at, cx.waker().clone());
         Poll::Pending
     }
 }
