@@ -12,9 +12,10 @@ use crate::engine::steer::Steering;
 use crate::engine::worker::{self, SNAPSHOT_INTERVAL};
 use crate::engine::{DriverUsed, Event, Link};
 use crate::live::Live;
+use crate::load::Load;
 use crate::plan::Plan;
 use crate::results::{Change, Clock, Results, Second};
-use crate::stats::{Merged, Snapshot};
+use crate::stats::{cpu, Merged, Snapshot};
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -112,6 +113,8 @@ struct Collector {
     ended: Option<Instant>,
     /// Web dashboard hook (issue 11): sees every second after the live view.
     sink: Option<SecondSink>,
+    /// The run has said once that the client is the bottleneck.
+    client_bound_said: bool,
 }
 
 impl Collector {
@@ -132,6 +135,7 @@ impl Collector {
             timeline: Vec::new(),
             ended: None,
             sink: None,
+            client_bound_said: false,
             plan,
             start,
             started_at,
@@ -225,10 +229,21 @@ impl Collector {
             users: self.users.iter().sum(),
             errors: self.interval.errors_total(),
         };
-        let second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
+        let mut second = Second::new(clock, &self.interval.tasks, &self.totals.tasks);
+        second.client.cpu = self.interval.busy.iter().map(|b| b.share()).collect();
+        second.client.backlog = self.interval.backlog;
         self.live.show(&second, self.plan.duration);
         if let Some(sink) = &mut self.sink {
             sink(&second, &self.totals);
+        }
+        if !self.client_bound_said {
+            let open = matches!(self.plan.load, Load::Open { .. });
+            let late = open.then(|| self.interval.late_share().unwrap_or(0.0));
+            let demand = self.interval.busy.iter().map(|b| b.demand());
+            if let Some(msg) = cpu::client_bound(demand.fold(0.0, f64::max), late) {
+                self.live.say(&msg);
+                self.client_bound_said = true;
+            }
         }
         self.timeline.push(second);
         self.interval = Merged::new(self.plan.tasks.len());

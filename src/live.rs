@@ -66,6 +66,18 @@ impl Live {
         self.drawn = block.len();
     }
 
+    /// Says something once, on its own line below the live block.
+    pub fn say(&mut self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.tty && self.drawn > 0 {
+            eprintln!();
+        }
+        eprintln!("{msg}");
+        self.drawn = 0;
+    }
+
     /// Ends the redrawn block so the report starts on a fresh line.
     pub fn finish(&mut self) {
         if self.tty && self.drawn > 0 && !self.quiet {
@@ -87,12 +99,15 @@ pub fn format_block(s: &Second, duration: Option<Duration>, tasks: &[TaskInfo]) 
     block
 }
 
-/// `[   3s/10s]    45210 req/s  p50 0.52ms  p99 1.90ms  failures 0  errors 0  users 50`:
-/// the interval's rate, the latency percentiles so far, and running failure/error counts.
+/// `[   3s/10s]    45210 req/s  p50 0.52ms  p99 1.90ms  failures 0  errors 0  users 50
+/// service p50 0.50ms  cpu 41%`: the interval's rate, the latency percentiles so far (from
+/// the intended send time), running failure/error counts, then the client's part: the
+/// service time from the actual send, the busiest worker's CPU and, in the open model,
+/// requests due but not yet sent.
 pub fn format_line(s: &Second, duration: Option<Duration>) -> String {
     let t = &s.total;
     let of = duration.map_or(String::new(), |d| format!("/{}s", d.as_secs()));
-    format!(
+    let mut line = format!(
         "[{:>4.0}s{of}] {:>8.0} req/s  p50 {}  p99 {}  failures {}  errors {}  users {}",
         s.elapsed_s,
         s.rps(),
@@ -101,7 +116,18 @@ pub fn format_line(s: &Second, duration: Option<Duration>) -> String {
         t.total_failures,
         s.errors,
         s.users
-    )
+    );
+    let c = &s.client;
+    if c.service_median_us.is_some() {
+        line.push_str(&format!("  service p50 {}", or_dash(c.service_median_us)));
+    }
+    if !c.cpu.is_empty() {
+        line.push_str(&format!("  cpu {:.0}%", c.busiest() * 100.0));
+    }
+    if let Some(b) = c.backlog.filter(|&b| b > 0) {
+        line.push_str(&format!("  unsent {b}"));
+    }
+    line
 }
 
 /// `  POST   predict          1203 req/s  p50 0.52ms  p99 1.90ms  failures 0`.
@@ -137,6 +163,7 @@ mod tests {
         for t in 0..tasks {
             for us in 1..=(t as u64 + 1) * 10 {
                 r.response(t, 200, Duration::from_micros(us * 100), 0);
+                r.service(t, Duration::from_micros(us * 90));
             }
         }
         r.failure(0, &"Expected status 400, got 200");
@@ -172,6 +199,19 @@ mod tests {
             line.contains("failures 1") && line.contains("users 5"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn the_line_shows_the_clients_part() {
+        let mut s = second(1);
+        s.client.cpu = vec![0.2, 0.93];
+        s.client.backlog = Some(42);
+        let line = format_line(&s, None);
+        assert!(line.contains("service p50 "), "{line}");
+        assert!(line.contains("cpu 93%"), "the busiest worker: {line}");
+        assert!(line.contains("unsent 42"), "{line}");
+        s.client.backlog = Some(0);
+        assert!(!format_line(&s, None).contains("unsent"));
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Piece {
 }
 
 /// Hands out intended send times for one worker's share of a rate ramp.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Pacer {
     start: Instant,
     pieces: Vec<Piece>,
@@ -259,6 +259,38 @@ impl Pacer {
             _ => None,
         }
     }
+
+    /// Requests due by `now` that have not been taken: the backlog when every connection
+    /// is busy. Found by galloping then bisecting over the schedule, so it costs a few
+    /// dozen look-ups however long the backlog.
+    pub fn due_count(&self, now: Instant) -> u64 {
+        let due_after = |n: u64| {
+            let mut p = self.clone();
+            p.issued = self.issued.saturating_add(n);
+            p.peek().is_some_and(|t| t <= now)
+        };
+        if !due_after(0) {
+            return 0;
+        }
+        // Invariant: request `lo` (counted from the next) is due, request `hi` is not.
+        let (mut lo, mut hi) = (0u64, 1u64);
+        while due_after(hi) {
+            lo = hi;
+            hi = match hi.checked_mul(2) {
+                Some(h) => h,
+                None => return u64::MAX,
+            };
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if due_after(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +323,21 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pacer::new(t0, 4.0);
         assert_eq!(offsets(&mut p, t0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+    }
+
+    #[test]
+    fn the_backlog_counts_due_times_not_taken() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(t0, 1000.0);
+        let now = t0 + Duration::from_micros(9_500);
+        assert_eq!(p.due_count(now), 10, "0 to 9 ms are due at 9.5 ms");
+        p.take();
+        p.take();
+        assert_eq!(p.due_count(now), 8);
+        assert_eq!(p.due_count(t0 + Duration::from_secs(100)), 99_999);
+        let mut late = Pacer::new(t0 + Duration::from_secs(1), 1000.0);
+        assert_eq!(late.due_count(t0), 0);
+        assert!(late.take_due(t0).is_none());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub mod kind {
     pub const TLS_PROTOCOL: &str = "tls_protocol";
     /// A task's redirects went on past its `follow_redirects` (or `--follow`) limit.
     pub const TOO_MANY_REDIRECTS: &str = "too_many_redirects";
+    /// Bytes arrived on a connection with no request in flight (a server that answers on
+    /// connect, or twice): counted, the connection closed, never taken for a response.
+    pub const UNSOLICITED: &str = "unsolicited_response";
 }
 
 /// One second of the run, merged over workers.
@@ -54,6 +57,27 @@ pub struct Second {
     /// Per task, the interval's counts and histogram as saved, so a saved report can be
     /// re-rendered or merged with other shards' exactly.
     pub interval: Vec<Compact>,
+    /// What the client itself did in this second.
+    pub client: ClientSecond,
+}
+
+/// The client's own part of one second: how busy its workers were, what it owed the
+/// schedule, and the server's part of the latency (from the actual send).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientSecond {
+    /// Per worker, the share of one core its thread used (1.0 = a whole core).
+    pub cpu: Vec<f64>,
+    /// Open model: requests due but not yet sent at the end of the second.
+    pub backlog: Option<u64>,
+    /// Running p50 of the service time (from the actual send), µs.
+    pub service_median_us: Option<u64>,
+}
+
+impl ClientSecond {
+    /// The busiest worker's share of a core.
+    pub fn busiest(&self) -> f64 {
+        self.cpu.iter().copied().fold(0.0, f64::max)
+    }
 }
 
 /// When a second ended and who was running then.
@@ -74,7 +98,13 @@ impl Second {
             .zip(totals)
             .map(|(i, t)| Point::new(i, t))
             .collect();
+        let service = aggregate(totals).service;
+        let client = ClientSecond {
+            service_median_us: (!service.is_empty()).then(|| service.value_at_quantile(0.5)),
+            ..ClientSecond::default()
+        };
         Second {
+            client,
             elapsed_s: clock.elapsed_s,
             interval_s: clock.interval_s,
             unix_s: clock.unix_s,

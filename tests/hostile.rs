@@ -185,20 +185,21 @@ fn an_unwritable_report_path_is_a_usage_error_before_any_load() {
     let target = url(server.addr, "/");
     let dir = Scratch::new("unwritable");
     let not_history = dir.file("notes.csv");
+    // A directory that does not exist (not /nonexistent: some tools make that one).
+    let missing = dir.file("missing-dir");
+    let (json, prefix, html, csv) = (
+        format!("{missing}/x.json"),
+        format!("{missing}/prefix"),
+        format!("{missing}/x.html"),
+        format!("{missing}/c.csv"),
+    );
     std::fs::write(&not_history, "a,b\n1,2\n").unwrap();
     let cases: Vec<Vec<&str>> = vec![
-        vec![&target, "-d", "1s", "--json", "/nonexistent/x.json"],
-        vec![&target, "-d", "1s", "--csv", "/nonexistent/prefix"],
-        vec![&target, "-d", "1s", "--html", "/nonexistent/x.html"],
+        vec![&target, "-d", "1s", "--json", &json],
+        vec![&target, "-d", "1s", "--csv", &prefix],
+        vec![&target, "-d", "1s", "--html", &html],
         vec![&target, "-d", "1s", "--history", &not_history],
-        vec![
-            "limit",
-            &target,
-            "--step",
-            "1s",
-            "--json",
-            "/nonexistent/x.json",
-        ],
+        vec!["limit", &target, "--step", "1s", "--json", &json],
         vec![
             "compare",
             "--target",
@@ -206,7 +207,7 @@ fn an_unwritable_report_path_is_a_usage_error_before_any_load() {
             "--target",
             "b=http://127.0.0.1:9/",
             "--csv",
-            "/nonexistent/c.csv",
+            &csv,
         ],
     ];
     for args in cases {

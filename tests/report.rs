@@ -60,6 +60,47 @@ fn the_json_report_matches_its_schema() {
     assert!(!schema_errors(&extra).is_empty());
 }
 
+/// An open-model run carries what a closed one has not: lateness of every send, service
+/// time, the schedule's books (scheduled = sent + unsent) and each worker's CPU. All of it
+/// matches the schema and survives `blast report` unchanged.
+#[test]
+fn an_open_model_report_matches_its_schema_and_renders_again_the_same() {
+    let _g = shared();
+    let scratch = Scratch::new("open");
+    let (first, out) = run_blast(&[
+        &url(fast_target(), "/health"),
+        "-R",
+        "500",
+        "-u",
+        "5",
+        "-c",
+        "1",
+        "-d",
+        "2s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(schema_errors(&first), Vec::<String>::new());
+    let n = |k: &str| {
+        first[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {first:#}"))
+    };
+    assert_eq!(n("sent") + n("unsent"), n("scheduled"), "{first:#}");
+    assert!(first["service_ms"]["p50"].is_number(), "{first:#}");
+    assert!(first["client_cpu"][0]["share"].is_number(), "{first:#}");
+    let saved = write_json(&scratch, "run.json", &first);
+    let again = scratch.file("again.json");
+    let out = blast(&["report", &saved, "--json", &again]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!(first, second, "a re-rendered report is the report");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("service") && text.contains("unsent"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_saved_run_renders_again_to_the_same_json_and_to_html_and_csv() {
     let _g = shared();

@@ -115,6 +115,7 @@ pub fn finish(results: &Results, out: &ReportArgs) -> Result<ExitCode> {
     files.write(&out.csv, |p| {
         crate::report::connections::write_csv(results, p)
     });
+    files.write(&out.csv, |p| crate::report::client_csv::write(results, p));
     files.write(&out.html, |p| html::write(results, p));
     files.write(&out.history, |p| {
         history::append(results, p, out.label.as_deref())

@@ -9,6 +9,7 @@
 pub mod conn;
 pub mod driver;
 pub mod flow;
+pub mod pace;
 pub mod shared;
 pub mod source;
 pub mod stale;

@@ -4,13 +4,16 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::pace::Pace;
 use super::source::Source;
 use crate::load::{Load, Pacer, Ramp};
 use crate::plan::{Plan, Share};
+use crate::stats::cpu::{self, Busy};
 use crate::stats::{Recorder, Snapshot};
 
 /// Worker-local state shared by its connections (single thread: `Cell`/`RefCell`, no locks).
@@ -27,6 +30,12 @@ pub struct Shared {
     pub rec: RefCell<Recorder>,
     /// Open model: the schedule of intended send times.
     pub pacer: Option<RefCell<Pacer>>,
+    /// Open model: waits to the microsecond for the intended send times.
+    pub pace: Rc<Pace>,
+    /// When the worker stopped: requests due by then and never sent are `unsent`.
+    stopped_at: Cell<Option<Instant>>,
+    /// Wall clock, thread CPU time and run-queue wait at the last snapshot.
+    cpu_mark: Cell<(Instant, Duration, Duration)>,
     /// User tasks still running.
     pub alive: Cell<u64>,
     /// Users with an open session (the live view's "users").
@@ -62,6 +71,9 @@ impl Shared {
             rec: RefCell::new(Recorder::new(plan.tasks.len())),
             budget: Cell::new(share.requests),
             pacer,
+            pace: Pace::new(),
+            stopped_at: Cell::new(None),
+            cpu_mark: Cell::new((Instant::now(), cpu::thread_time(), cpu::thread_queued())),
             alive: Cell::new(0),
             connected: Cell::new(0),
             stopping: Cell::new(false),
@@ -140,6 +152,8 @@ impl Shared {
     /// Tells every user to stop and wakes those that are waiting.
     pub fn stop(&self) {
         self.stopping.set(true);
+        self.stopped_at.set(Some(Instant::now()));
+        self.pace.stop();
         let wakers = std::mem::take(&mut *self.stop_wakers.borrow_mut());
         for w in wakers.into_iter().flatten() {
             w.wake();
@@ -163,11 +177,43 @@ impl Shared {
         }
     }
 
-    /// The stats recorded since the last snapshot, for the coordinator.
+    /// The stats recorded since the last snapshot, for the coordinator, with this
+    /// thread's CPU time since then and the open model's backlog.
     pub fn snapshot(&self, last: bool) -> Snapshot {
-        self.rec
-            .borrow_mut()
-            .take_snapshot(self.index, self.connected.get(), last)
+        let mark = (Instant::now(), cpu::thread_time(), cpu::thread_queued());
+        let (then, cpu_then, queued_then) = self.cpu_mark.replace(mark);
+        let (now, cpu_now, queued_now) = mark;
+        let busy = Busy {
+            cpu_us: micros(cpu_now.saturating_sub(cpu_then)),
+            queued_us: micros(queued_now.saturating_sub(queued_then)),
+            wall_us: micros(now.saturating_duration_since(then)),
+        };
+        let backlog = self.pacer.as_ref().map(|p| p.borrow().due_count(now));
+        let mut rec = self.rec.borrow_mut();
+        rec.client(busy, backlog);
+        rec.take_snapshot(self.index, self.connected.get(), last)
+    }
+
+    /// A request taken from the schedule for `intended` that was never written: unsent if
+    /// it was due by the time the worker stopped (beyond that it was never scheduled).
+    pub fn never_sent(&self, intended: Instant) {
+        if let Some(stop) = self.stopped_at.get() {
+            if intended <= stop {
+                self.rec.borrow_mut().unsent(stop - intended);
+            }
+        }
+    }
+
+    /// Counts what the schedule had due by the stop and never handed out as unsent.
+    pub fn count_unsent(&self) {
+        let (Some(pacer), Some(stop)) = (&self.pacer, self.stopped_at.get()) else {
+            return;
+        };
+        let mut pacer = pacer.borrow_mut();
+        let mut rec = self.rec.borrow_mut();
+        while let Some(t) = pacer.take_due(stop) {
+            rec.unsent(stop - t);
+        }
     }
 }
 
@@ -197,4 +243,8 @@ impl<F: Future> Future for OrStop<'_, F> {
         this.worker.register_stop_waker(*this.slot, cx.waker());
         Poll::Pending
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

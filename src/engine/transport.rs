@@ -24,6 +24,13 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream, ClientConnection>>),
 }
 
+impl Stream {
+    /// A TLS connection (bytes waiting on its socket may be the server's session tickets).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+}
+
 /// The socket under the stream, for `stale::peek`: a close shows on the TCP socket, TLS or
 /// not.
 impl std::os::fd::AsRawFd for Stream {

@@ -68,6 +68,9 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     for j in 0..w.share.users {
         spawn_user(&w, j, usize::try_from(j).unwrap_or(usize::MAX));
     }
+    if w.pacer.is_some() {
+        monoio::spawn(w.pace.clone().run());
+    }
     let mut steered = 0;
     let deadline = w.plan.duration.map(|d| link.start + d);
     let mut next_snapshot = link.start + SNAPSHOT_INTERVAL;
@@ -96,16 +99,18 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
         }
     }
     w.stop();
+    // Let the woken users end and close their sockets before the runtime goes away; each
+    // counts what it had taken from the schedule and not written as unsent.
+    let grace = Instant::now() + STOP_GRACE;
+    while w.alive.get() > 0 && Instant::now() < grace {
+        monoio::time::sleep(Duration::from_millis(1)).await;
+    }
+    w.count_unsent();
     // The last snapshot may wait: the run is over. Anything not yet delivered goes first.
     if let Some(snap) = pending {
         let _ = link.events.send(Event::Stats(Box::new(snap)));
     }
     let _ = link.events.send(Event::Stats(Box::new(w.snapshot(true))));
-    // Let the woken users end and close their sockets before the runtime goes away.
-    let grace = Instant::now() + STOP_GRACE;
-    while w.alive.get() > 0 && Instant::now() < grace {
-        monoio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 /// Starts local user `j` (its run-wide number follows from the worker's index) in `slot`.

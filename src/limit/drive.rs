@@ -218,6 +218,7 @@ fn interrupted(rate: f64) -> Step {
             latency_ms: None,
             sent: 0,
             late_share: 0.0,
+            client_cpu: 0.0,
             client_errors: 0,
             breaches: Vec::new(),
         },

@@ -4,6 +4,7 @@
 use crate::limit::slo::Slo;
 use crate::results::kind;
 use crate::results::Results;
+use crate::stats::{cpu, late_count};
 
 /// A step holds its rate when responses/s reach this share of the offered rate.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.97;
@@ -39,8 +40,10 @@ pub struct StepStats {
     pub failure_share: f64,
     pub latency_ms: Option<Percentiles>,
     pub sent: u64,
-    /// Share of sends that left more than 1 ms after their intended time.
+    /// Share of sends that left more than `stats::LATE_AFTER_US` after their intended time.
     pub late_share: f64,
+    /// The busiest client worker's demand for a CPU over the step (`cpu::Busy::demand`).
+    pub client_cpu: f64,
     /// Connection attempts that failed on the client's side (`connect_error`: EMFILE and kin).
     pub client_errors: u64,
     /// Latency objectives the step breached, with the actual figure.
@@ -120,7 +123,8 @@ pub fn measure(r: &Results, offered: f64, slo: &Slo) -> StepStats {
         failure_share: share(failures, attempts as f64),
         latency_ms,
         sent: r.totals.sent,
-        late_share: share(r.totals.lateness.len(), r.totals.sent as f64),
+        late_share: share(late_count(&r.totals.lateness), r.totals.sent as f64),
+        client_cpu: r.totals.busiest(),
         client_errors: r
             .totals
             .errors
@@ -171,9 +175,15 @@ pub fn judge(s: &StepStats, ctx: &Context) -> (Verdict, Vec<String>) {
 }
 
 /// Why a failed step is the client's limit, if it is: the client could not open
-/// connections, or every connection was busy (sends left late) while the server's own
-/// response time — by Little's law, slots / achieved rate — stayed unloaded and within the SLO.
+/// connections, a client worker was short of CPU while its sends ran late, or every
+/// connection was busy (sends left late) while the server's own response time — by
+/// Little's law, slots / achieved rate — stayed unloaded and within the SLO.
 fn client_limit(s: &StepStats, ctx: &Context) -> Option<String> {
+    if let Some(why) = cpu::client_bound(s.client_cpu, Some(s.late_share)) {
+        return Some(format!(
+            "{why}; the limit is at least the rate reached, not the server's"
+        ));
+    }
     if s.client_errors > 0 {
         return Some(format!(
             "{} client-side connect errors (file descriptors or ports ran out): the client's \
@@ -219,6 +229,7 @@ mod tests {
             }),
             sent: (offered * 10.0) as u64,
             late_share: 0.0,
+            client_cpu: 0.1,
             client_errors: 0,
             breaches: Vec::new(),
         }
@@ -234,7 +245,29 @@ mod tests {
     #[test]
     fn verdicts_and_reasons() {
         type Edit = fn(&mut StepStats);
-        let table: [(&str, Edit, Verdict, &str); 7] = [
+        let table: [(&str, Edit, Verdict, &str); 9] = [
+            (
+                // One core flat out, sends slipping: whatever the server did, the client
+                // could not offer the rate.
+                "client cpu bound",
+                |s| {
+                    s.achieved = 60.0;
+                    s.late_share = 0.8;
+                    s.client_cpu = 0.99;
+                },
+                Verdict::ClientLimit,
+                "client-bound",
+            ),
+            (
+                // Busy but on time: the server's own failure to keep up.
+                "client busy but on time",
+                |s| {
+                    s.achieved = 60.0;
+                    s.client_cpu = 0.99;
+                },
+                Verdict::Unsustainable,
+                "achieved 60.0",
+            ),
             ("holds", |_| {}, Verdict::Sustainable, ""),
             (
                 "rate short",

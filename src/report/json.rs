@@ -9,7 +9,7 @@ use super::LatencySummary;
 use crate::load::Load;
 use crate::results::Results;
 use crate::stats::compact::encode;
-use crate::stats::{Compact, Point};
+use crate::stats::{cpu, late_count, Compact, Point, LATE_AFTER_US};
 use crate::units::per_second;
 
 /// Names this file's layout; a reader refuses any other.
@@ -63,21 +63,53 @@ pub fn to_value(r: &Results) -> Value {
         "notes": plan.notes,
         "worker_failures": r.worker_failures,
         "lateness_histogram": encode(&r.totals.lateness),
+        "service_ms": latency_ms(LatencySummary::of(&all.service)),
+        "client_cpu": client_cpu(r),
+        "client_bound": client_bound(r),
     });
     v["connections"] = super::connections::json(r);
     v["tasks"] = tasks(r, secs);
     v["timeline"] = timeline(r);
     if let Load::Open { rate, .. } = plan.load {
         let late = &r.totals.lateness;
+        let unsent = &r.totals.unsent;
         v["target_rate"] = json!(rate);
-        v["late_requests"] = json!(late.len());
+        v["late_after_ms"] = json!(ms(LATE_AFTER_US));
+        v["late_requests"] = json!(late_count(late));
         v["late_ms"] = if late.is_empty() {
             Value::Null
         } else {
             json!({"p50": ms(late.value_at_quantile(0.5)), "p99": ms(late.value_at_quantile(0.99)), "max": ms(late.max())})
         };
+        v["scheduled"] = json!(r.totals.scheduled());
+        v["unsent"] = json!(unsent.len());
+        v["unsent_wait_ms"] = if unsent.is_empty() {
+            Value::Null
+        } else {
+            json!({"p50": ms(unsent.value_at_quantile(0.5)), "max": ms(unsent.max())})
+        };
+        v["unsent_histogram"] = json!(encode(unsent));
     }
     v
+}
+
+/// Per worker: its thread's CPU time over the run and the share of a core that is, and
+/// its time waiting for a CPU (`demand`: the share of the time it wanted one).
+fn client_cpu(r: &Results) -> Value {
+    let rows = r.totals.busy.iter().map(|b| {
+        json!({
+            "cpu_s": b.cpu_us as f64 / 1e6, "queued_s": b.queued_us as f64 / 1e6,
+            "wall_s": b.wall_us as f64 / 1e6, "share": b.share(), "demand": b.demand(),
+        })
+    });
+    Value::Array(rows.collect())
+}
+
+/// The plain-words warning when the client was the bottleneck, or null.
+fn client_bound(r: &Results) -> Value {
+    let open = matches!(r.plan.load, Load::Open { .. });
+    let late = open.then(|| r.totals.late_share().unwrap_or(0.0));
+    cpu::client_bound(r.totals.busiest(), late).map_or(Value::Null, Value::from)
 }
 
 /// Per-task rows: the Locust per-endpoint table.
@@ -93,8 +125,10 @@ fn tasks(r: &Results, secs: f64) -> Value {
             "rps": per_second(t.requests(), secs),
             "body_bytes": t.body_bytes,
             "latency_ms": latency_ms(LatencySummary::of(&t.latency)),
+            "service_ms": latency_ms(LatencySummary::of(&t.service)),
             "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
             "histogram": encode(&t.latency),
+            "service_histogram": encode(&t.service),
         })
     });
     Value::Array(rows.collect())
@@ -121,6 +155,8 @@ fn timeline(r: &Results) -> Value {
         v["users"] = json!(s.users);
         v["errors"] = json!(s.errors);
         v["interval_s"] = json!(s.interval_s);
+        v["client_cpu"] = json!(s.client.cpu);
+        v["backlog"] = json!(s.client.backlog);
         let tasks = s.tasks.iter().zip(&s.interval);
         v["tasks"] = Value::Array(
             tasks

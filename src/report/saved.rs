@@ -13,6 +13,7 @@ use super::json::FORMAT;
 use crate::results::PlanInfo;
 use crate::results::{Change, Clock, Results, Second};
 use crate::stats::compact::{decode, DecodeError};
+use crate::stats::cpu::Busy;
 use crate::stats::{Compact, Merged, TaskStats};
 
 /// Why a saved report could not be read.
@@ -75,6 +76,11 @@ struct Saved {
     lateness_histogram: String,
     /// Absent in reports written before connections were measured.
     connections: Option<super::connections::Saved>,
+    /// Open model only; absent from reports made before it was counted.
+    #[serde(default)]
+    unsent_histogram: Option<String>,
+    #[serde(default)]
+    client_cpu: Vec<SavedBusy>,
     tasks: Vec<SavedTask>,
     timeline: Vec<SavedSecond>,
 }
@@ -84,6 +90,16 @@ struct SavedTask {
     #[serde(flatten)]
     figures: Compact,
     failure_messages: BTreeMap<String, u64>,
+    #[serde(default)]
+    service_histogram: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SavedBusy {
+    cpu_s: f64,
+    #[serde(default)]
+    queued_s: f64,
+    wall_s: f64,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +107,10 @@ struct SavedSecond {
     #[serde(flatten)]
     clock: Clock,
     tasks: Vec<Compact>,
+    #[serde(default)]
+    client_cpu: Vec<f64>,
+    #[serde(default)]
+    backlog: Option<u64>,
 }
 
 /// Reads the report at `path`.
@@ -137,6 +157,9 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     let mut m = Merged::new(s.tasks.len());
     for (slot, t) in m.tasks.iter_mut().zip(&s.tasks) {
         *slot = t.figures.stats()?;
+        if let Some(h) = &t.service_histogram {
+            slot.service = decode(h)?;
+        }
         slot.failure_messages = t
             .failure_messages
             .iter()
@@ -151,6 +174,18 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
     }
     m.errors = s.errors.clone();
     m.lateness = decode(&s.lateness_histogram)?;
+    if let Some(h) = &s.unsent_histogram {
+        m.unsent = decode(h)?;
+    }
+    m.busy = s
+        .client_cpu
+        .iter()
+        .map(|b| Busy {
+            cpu_us: (b.cpu_s * 1e6).round() as u64,
+            queued_us: (b.queued_s * 1e6).round() as u64,
+            wall_us: (b.wall_s * 1e6).round() as u64,
+        })
+        .collect();
     m.sent = s.sent;
     m.connects = s.connections_opened;
     m.retried_stale = s.retried_stale;
@@ -181,7 +216,10 @@ fn replay(seconds: &[SavedSecond], tasks: usize) -> Result<Vec<Second>, LoadErro
         for (total, i) in running.iter_mut().zip(&interval) {
             total.merge(i);
         }
-        timeline.push(Second::new(s.clock, &interval, &running));
+        let mut second = Second::new(s.clock, &interval, &running);
+        second.client.cpu = s.client_cpu.clone();
+        second.client.backlog = s.backlog;
+        timeline.push(second);
     }
     Ok(timeline)
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use super::LatencySummary;
 use crate::load::Load;
 use crate::results::Results;
+use crate::stats::{cpu, late_count, LATE_AFTER_US};
 use crate::units::{ms, per_second};
 
 /// Renders the end-of-run summary.
@@ -62,9 +63,21 @@ pub fn render(r: &Results) -> String {
         }
         None => out.push_str("  latency    no responses\n"),
     }
+    if let Some(l) = LatencySummary::of(&all.service) {
+        let _ = writeln!(
+            out,
+            "  service    p50 {}  p90 {}  p99 {}  max {}  (from the actual send: the server's part)",
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.max)
+        );
+    }
     if let Load::Open { .. } = plan.load {
         write_lateness(&mut out, r);
+        write_unsent(&mut out, r);
     }
+    write_client(&mut out, r);
     let codes: Vec<String> = r
         .totals
         .status
@@ -163,17 +176,69 @@ fn write_failures(out: &mut String, r: &Results) {
 fn write_lateness(out: &mut String, r: &Results) {
     let late = &r.totals.lateness;
     if late.is_empty() {
-        let _ = writeln!(out, "  schedule   every request sent on time");
-    } else {
+        let _ = writeln!(out, "  schedule   nothing sent");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  schedule   {} of {} requests sent more than {} late; lateness p50 {}, p99 {}, max {}",
+        late_count(late),
+        r.totals.sent,
+        ms(LATE_AFTER_US),
+        ms(late.value_at_quantile(0.5)),
+        ms(late.value_at_quantile(0.99)),
+        ms(late.max())
+    );
+}
+
+/// Requests the schedule had due that no connection could send before the end.
+fn write_unsent(out: &mut String, r: &Results) {
+    let unsent = &r.totals.unsent;
+    if unsent.is_empty() {
         let _ = writeln!(
             out,
-            "  schedule   {} of {} requests sent late (p50 {}, p99 {}, max {} behind)",
-            late.len(),
-            r.totals.sent,
-            ms(late.value_at_quantile(0.5)),
-            ms(late.value_at_quantile(0.99)),
-            ms(late.max())
+            "  unsent     none ({} scheduled, all sent)",
+            r.totals.scheduled()
         );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  unsent     {} of {} scheduled never sent, every connection busy (waited p50 {}, max {})",
+        unsent.len(),
+        r.totals.scheduled(),
+        ms(unsent.value_at_quantile(0.5)),
+        ms(unsent.max())
+    );
+}
+
+/// The client's own CPU per worker, and the warning when it was the bottleneck.
+fn write_client(out: &mut String, r: &Results) {
+    let busy = &r.totals.busy;
+    if busy.is_empty() {
+        return;
+    }
+    let shares: Vec<String> = busy
+        .iter()
+        .map(|b| format!("{:.0}%", b.share() * 100.0))
+        .collect();
+    let peak = r
+        .timeline
+        .iter()
+        .map(|s| s.client.busiest())
+        .fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "  client cpu {} of a core per worker (busiest second {:.0}%); busy {:.0}% of the time \
+         counting waits for a CPU",
+        shares.join(", "),
+        peak * 100.0,
+        r.totals.busiest() * 100.0
+    );
+    let open = matches!(r.plan.load, Load::Open { .. });
+    let late = open.then(|| r.totals.late_share().unwrap_or(0.0));
+    if let Some(msg) = cpu::client_bound(r.totals.busiest(), late) {
+        let _ = writeln!(out, "  {msg}");
     }
 }
 

@@ -82,6 +82,7 @@ impl Compact {
             failures: self.failures,
             body_bytes: self.body_bytes,
             latency: decode(&self.histogram)?,
+            service: super::new_histogram(),
             failure_messages: Vec::new(),
         })
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use super::cpu::{add_busy, Busy};
 use super::{new_histogram, ConnStats, Snapshot, TaskStats};
 
 #[derive(Clone, Debug)]
@@ -13,6 +14,12 @@ pub struct Merged {
     /// Errors by kind (the names in the README).
     pub errors: BTreeMap<String, u64>,
     pub lateness: Histogram<u64>,
+    /// Open model: requests due but never sent, by how long they had waited (µs).
+    pub unsent: Histogram<u64>,
+    /// Open model: requests due but not yet sent at the last snapshot, summed over workers.
+    pub backlog: Option<u64>,
+    /// Per worker (in worker order; shards' workers follow each other): thread CPU time.
+    pub busy: Vec<Busy>,
     pub sent: u64,
     pub connects: u64,
     /// Requests re-sent after a stale keep-alive connection (see `Snapshot::retried_stale`).
@@ -29,6 +36,9 @@ impl Merged {
             status: BTreeMap::new(),
             errors: BTreeMap::new(),
             lateness: new_histogram(),
+            unsent: new_histogram(),
+            backlog: None,
+            busy: Vec::new(),
             sent: 0,
             connects: 0,
             retried_stale: 0,
@@ -51,6 +61,13 @@ impl Merged {
         self.lateness
             .add(&snap.lateness)
             .expect("histograms share bounds");
+        self.unsent
+            .add(&snap.unsent)
+            .expect("histograms share bounds");
+        if let Some(b) = snap.backlog {
+            *self.backlog.get_or_insert(0) += b;
+        }
+        add_busy(&mut self.busy, snap.worker, snap.busy);
         self.sent += snap.sent;
         self.connects += snap.connects;
         self.retried_stale += snap.retried_stale;
@@ -72,6 +89,13 @@ impl Merged {
         self.lateness
             .add(&other.lateness)
             .expect("histograms share bounds");
+        self.unsent
+            .add(&other.unsent)
+            .expect("histograms share bounds");
+        if let Some(b) = other.backlog {
+            *self.backlog.get_or_insert(0) += b;
+        }
+        self.busy.extend_from_slice(&other.busy);
         self.sent += other.sent;
         self.connects += other.connects;
         self.retried_stale += other.retried_stale;
@@ -91,6 +115,24 @@ impl Merged {
     /// Every task summed: the "Aggregated" row.
     pub fn aggregate(&self) -> TaskStats {
         aggregate(&self.tasks)
+    }
+
+    /// Requests the schedule had due: those sent and those never sent.
+    pub fn scheduled(&self) -> u64 {
+        self.sent + self.unsent.len()
+    }
+
+    /// The busiest worker's demand for a CPU over the whole run (0 with no figures): the
+    /// share of the time it used one or waited for one.
+    pub fn busiest(&self) -> f64 {
+        self.busy.iter().map(|b| b.demand()).fold(0.0, f64::max)
+    }
+
+    /// The share of sends that left late (open model), None when nothing was sent on a
+    /// schedule.
+    pub fn late_share(&self) -> Option<f64> {
+        (self.sent > 0 && !self.lateness.is_empty())
+            .then(|| super::late_count(&self.lateness) as f64 / self.sent as f64)
     }
 
     /// Errors of every kind, connection attempts included.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::cpu::Busy;
 use super::{micros, new_histogram, ConnStats};
 
 /// Status codes are three digits (RFC 9110 §15), so a flat table covers every one.
@@ -22,8 +23,11 @@ pub struct TaskStats {
     pub failures: u64,
     /// Response body bytes (after de-chunking).
     pub body_bytes: u64,
-    /// Latency of complete responses, in microseconds.
+    /// Latency of complete responses from the intended send time, in microseconds.
     pub latency: Histogram<u64>,
+    /// Service time: latency from the actual send, in microseconds. Below `latency` by
+    /// the send's lateness, the client's part.
+    pub service: Histogram<u64>,
     /// Failure messages and how often each occurred.
     pub failure_messages: Vec<(String, u64)>,
 }
@@ -36,6 +40,7 @@ impl TaskStats {
             failures: 0,
             body_bytes: 0,
             latency: new_histogram(),
+            service: new_histogram(),
             failure_messages: Vec::new(),
         }
     }
@@ -53,6 +58,9 @@ impl TaskStats {
         self.body_bytes += other.body_bytes;
         self.latency
             .add(&other.latency)
+            .expect("histograms share bounds");
+        self.service
+            .add(&other.service)
             .expect("histograms share bounds");
         for (msg, n) in &other.failure_messages {
             bump_message(&mut self.failure_messages, msg, *n);
@@ -90,8 +98,15 @@ pub struct Snapshot {
     pub status: Vec<(u16, u64)>,
     /// (error kind, count): transport and protocol errors, plus connection attempts that failed.
     pub errors: Vec<(&'static str, u64)>,
-    /// Open model: how late requests were sent after their intended time, in microseconds.
+    /// Open model: how late each request was sent after its intended time, in microseconds.
     pub lateness: Histogram<u64>,
+    /// Open model, last snapshot: requests the schedule had due by the end of the run that
+    /// were never sent, by how long each had waited then, in microseconds.
+    pub unsent: Histogram<u64>,
+    /// Open model: requests due but not yet sent when the snapshot was taken.
+    pub backlog: Option<u64>,
+    /// The worker thread's CPU time over the interval.
+    pub busy: Busy,
     /// Requests written to the wire.
     pub sent: u64,
     /// Users (connections) active at the end of the interval.
@@ -114,6 +129,9 @@ pub struct Recorder {
     status: Box<[u64; STATUS_TABLE_LEN]>,
     errors: Vec<(&'static str, u64)>,
     lateness: Histogram<u64>,
+    unsent: Histogram<u64>,
+    backlog: Option<u64>,
+    busy: Busy,
     sent: u64,
     connects: u64,
     retried_stale: u64,
@@ -129,6 +147,9 @@ impl Recorder {
             status: Box::new([0; STATUS_TABLE_LEN]),
             errors: Vec::new(),
             lateness: new_histogram(),
+            unsent: new_histogram(),
+            backlog: None,
+            busy: Busy::default(),
             sent: 0,
             connects: 0,
             retried_stale: 0,
@@ -176,6 +197,24 @@ impl Recorder {
         }
     }
 
+    /// The service time (from the actual send) of a complete response for `task`.
+    #[inline]
+    pub fn service(&mut self, task: usize, time: Duration) {
+        self.tasks[task].service.saturating_record(micros(time));
+    }
+
+    /// A request the schedule had due that was never sent; it had waited `waited`.
+    pub fn unsent(&mut self, waited: Duration) {
+        self.unsent.saturating_record(micros(waited));
+    }
+
+    /// What the worker itself did over the interval, for the next snapshot: its thread's
+    /// CPU time and, in the open model, the requests due but not yet sent.
+    pub fn client(&mut self, busy: Busy, backlog: Option<u64>) {
+        self.busy = busy;
+        self.backlog = backlog;
+    }
+
     /// A response that missed its expectation; `why` is rendered into a reused buffer.
     pub fn failure(&mut self, task: usize, why: &dyn std::fmt::Display) {
         self.message.clear();
@@ -220,7 +259,11 @@ impl Recorder {
             .map(|(code, n)| (code as u16, std::mem::take(n)))
             .collect();
         let lateness = std::mem::replace(&mut self.lateness, new_histogram());
+        let unsent = std::mem::replace(&mut self.unsent, new_histogram());
         Snapshot {
+            unsent,
+            backlog: self.backlog.take(),
+            busy: std::mem::take(&mut self.busy),
             worker,
             last,
             tasks,
