@@ -5,6 +5,9 @@
 # steady open-model rate for DURATION, samples blast's RSS (VmRSS in /proc) every SAMPLE, and
 # prints a Markdown table and whether every sample stayed within 10% of the first one
 # (taken one SAMPLE in, after warm-up). Exit code 1 if it did not, or if the run failed.
+# The run keeps one timeline entry per second for its reports (counts and an encoded
+# histogram, about 1-2 KB each), so RSS grows with the run's length by that much by design;
+# the script prints that size too, so a leak can be told from it.
 # Usage: scripts/bench-soak.sh [--duration 30m] [--rate 2000] [--users 20] [--age 5s]
 #                              [--sample 60] [--blast PATH]
 set -euo pipefail
@@ -89,6 +92,7 @@ if [ "$status" -ne 0 ] || [ ! -s "$tmp/soak.json" ]; then
     echo "blast exited with $status:"; cat "$tmp/blast.out"
     exit 1
 fi
+jq -r '"timeline kept for the reports: \(.timeline | length) seconds, \([.timeline[] | .. | strings | length] | add / 1048576 * 10 | floor / 10) MiB of encoded histograms"' "$tmp/soak.json"
 jq -r '"requests \(.requests), \(.rps | floor) req/s, errors \(.errors_total), connections opened \(.connections_opened), retried_stale \(.retried_stale)"' "$tmp/soak.json"
 if [ -z "$first" ]; then
     echo "no sample taken: the run was shorter than one sample (${sample}s)"

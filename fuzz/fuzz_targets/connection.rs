@@ -76,7 +76,10 @@ enum Step {
     /// Wait until this many more request heads (1 + n % MAX_PIPELINE) have arrived.
     Await(u8),
     /// Write these bytes, in writes of `split` bytes (0: all at once) with a stall between.
-    Send { piece: Piece, split: u16 },
+    Send {
+        piece: Piece,
+        split: u16,
+    },
     Stall(u8),
 }
 
@@ -143,9 +146,23 @@ fuzz_target!(|input: Input| {
         t.errors,
         t.retried_stale
     );
-    assert!(t.sent <= requests, "sent {} of a budget of {requests}", t.sent);
-    assert!(t.retried_stale <= t.sent, "{} retried of {}", t.retried_stale, t.sent);
-    assert!(t.errors_total() >= all.errors, "{:?} vs {}", t.errors, all.errors);
+    assert!(
+        t.sent <= requests,
+        "sent {} of a budget of {requests}",
+        t.sent
+    );
+    assert!(
+        t.retried_stale <= t.sent,
+        "{} retried of {}",
+        t.retried_stale,
+        t.sent
+    );
+    assert!(
+        t.errors_total() >= all.errors,
+        "{:?} vs {}",
+        t.errors,
+        all.errors
+    );
 });
 
 fn plan(addr: SocketAddr, method: Method, requests: u64, pipeline: usize) -> Plan {
@@ -233,7 +250,11 @@ fn play(mut stream: TcpStream, conn: &Connection) {
 }
 
 fn send(stream: &mut TcpStream, bytes: &[u8], split: u16) -> bool {
-    let size = if split == 0 { bytes.len().max(1) } else { usize::from(split) };
+    let size = if split == 0 {
+        bytes.len().max(1)
+    } else {
+        usize::from(split)
+    };
     for (i, part) in bytes.chunks(size).enumerate() {
         if i > 0 {
             stall(1);
