@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI's fuzz smoke: builds every fuzz target in fuzz/ and runs each one briefly, so the
-# targets keep building and a shallow crash is caught. cargo-fuzz needs the nightly
-# toolchain; without it this says why and skips (exit 0) instead of failing CI.
+# CI's fuzz smoke: builds and runs every fuzz target in fuzz/ briefly (`fuzz run` builds its
+# target first), so the targets keep building and a shallow crash is caught. cargo-fuzz needs
+# the nightly toolchain; without it this says why and skips (exit 0) instead of failing CI.
 # Usage: scripts/fuzz-smoke.sh [SECONDS_PER_TARGET]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,6 @@ cd fuzz
 export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 targets=$(cargo +nightly fuzz list)
 [ -n "$targets" ] || { echo "fuzz-smoke: no fuzz targets found in fuzz/" >&2; exit 1; }
-cargo +nightly fuzz build
 for target in $targets; do
     echo "fuzz-smoke: $target for ${secs}s"
     cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -timeout="$per_input_timeout"
