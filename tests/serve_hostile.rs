@@ -237,12 +237,18 @@ fn a_connection_past_its_max_age_is_answered_with_close_and_closed() {
     c.write_all(request).unwrap();
     let mut young = vec![0u8; HEALTH_KEPT_ALIVE.len()];
     c.read_exact(&mut young).unwrap();
-    assert_eq!(young, HEALTH_KEPT_ALIVE, "{:?}", String::from_utf8_lossy(&young));
+    assert_eq!(
+        young,
+        HEALTH_KEPT_ALIVE,
+        "{:?}",
+        String::from_utf8_lossy(&young)
+    );
 
     std::thread::sleep(PAST_MAX_AGE);
     c.write_all(request).unwrap();
     let mut old = Vec::new();
-    c.read_to_end(&mut old).expect("the server closes the old connection");
+    c.read_to_end(&mut old)
+        .expect("the server closes the old connection");
     let text = String::from_utf8_lossy(&old);
     assert!(
         text.starts_with("HTTP/1.1 200 ") && text.contains("\r\nConnection: close\r\n"),
