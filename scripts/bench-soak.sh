@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
         --age) age=${2:?}; shift 2 ;;
         --sample) sample=${2:?}; shift 2 ;;
         --blast) blast=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) echo "bench-soak.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
