@@ -14,8 +14,16 @@ fn main() {
     let version = env!("CARGO_PKG_VERSION");
     let full = match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(commit) if !commit.is_empty() => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            // --no-optional-locks: a plain `git status` takes index.lock and rewrites the
+            // index it refreshes, so a build running beside a `git commit` could make the
+            // commit fail, and it touches the index watched below.
+            let dirty = git(&[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ])
+            .is_some_and(|s| !s.is_empty());
             let mark = if dirty { "-dirty" } else { "" };
             format!("{version} (git {commit}{mark})")
         }

@@ -1,7 +1,8 @@
 //! `blast serve` under clients that try to pin it (issue 13 item 13): an idle flood larger
 //! than its descriptor limit, and slowloris clients that dribble header bytes. A fresh
 //! `GET /health` must still be answered quickly, and the server's memory must stay bounded.
-//! The server runs as a child process so its descriptor limit and RSS are its own.
+//! The server runs as a child process so its descriptor limit and RSS are its own. Also
+//! `--max-connection-age`, which retires connections so that soak tests reconnect.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,6 +17,13 @@ const HEALTH_BOUND: Duration = Duration::from_millis(50);
 const PROBE_LIMIT: Duration = Duration::from_secs(2);
 /// Probes per test.
 const PROBES: usize = 9;
+/// Connection age given to the server in the retirement test, and the wait past it.
+const MAX_AGE: Duration = Duration::from_millis(300);
+const PAST_MAX_AGE: Duration = Duration::from_millis(400);
+/// The whole of `blast serve`'s `GET /health` answer without a `Connection` header.
+const HEALTH_KEPT_ALIVE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK";
+
 /// Descriptor limit of the server in the idle-flood test: the issue's `ulimit -n 64`.
 const SERVER_NOFILE: u64 = 64;
 /// Header timeout given to the server in the slowloris tests.
@@ -214,5 +222,36 @@ fn server_memory_stays_bounded_over_rounds_of_abandoned_slowloris_clients() {
     assert!(
         growth <= RSS_GROWTH_LIMIT_KB,
         "server RSS grew {growth} kB over the rounds: {rss:?} kB"
+    );
+}
+
+/// `--max-connection-age` (scripts/bench-soak.sh): a connection is kept alive until it is
+/// that old; its next response then says `Connection: close` and the server closes it.
+#[test]
+fn a_connection_past_its_max_age_is_answered_with_close_and_closed() {
+    let age = format!("{}ms", MAX_AGE.as_millis());
+    let server = Server::start(&["--max-connection-age", &age], None);
+    let mut c = TcpStream::connect(server.addr).unwrap();
+    c.set_read_timeout(Some(PROBE_LIMIT)).unwrap();
+    let request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    c.write_all(request).unwrap();
+    let mut young = vec![0u8; HEALTH_KEPT_ALIVE.len()];
+    c.read_exact(&mut young).unwrap();
+    assert_eq!(
+        young,
+        HEALTH_KEPT_ALIVE,
+        "{:?}",
+        String::from_utf8_lossy(&young)
+    );
+
+    std::thread::sleep(PAST_MAX_AGE);
+    c.write_all(request).unwrap();
+    let mut old = Vec::new();
+    c.read_to_end(&mut old)
+        .expect("the server closes the old connection");
+    let text = String::from_utf8_lossy(&old);
+    assert!(
+        text.starts_with("HTTP/1.1 200 ") && text.contains("\r\nConnection: close\r\n"),
+        "{text:?}"
     );
 }

@@ -117,9 +117,10 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
     };
     let mut backoff = RECONNECT_BACKOFF_MIN;
     w.alive.set(w.alive.get() + 1);
-    // A batch carried from a stale connection still goes out when the budget is spent: its
-    // requests were taken from the budget when first sent.
-    while w.running() && (w.has_budget() || !conn.wbuf.is_empty()) {
+    // A batch carried to a fresh connection (a stale keep-alive retry, or requests queued
+    // before an idle close was noticed) was sent and counted already: it still needs its
+    // outcome when the request budget is spent.
+    while w.running() && (w.has_budget() || !conn.inflight.is_empty()) {
         if !w.user_active(user, Instant::now()) {
             w.or_stop(slot, monoio::time::sleep(PARKED_POLL)).await;
             continue;
@@ -139,10 +140,15 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
             None => break,
             Some(Ok(s)) => s,
             Some(Err(kind)) => {
-                w.rec.borrow_mut().connection_error(kind);
                 // With --requests, a failed attempt uses up a request: a dead target must
-                // end the run, not retry forever.
-                w.take_budget(1);
+                // end the run, not retry forever. Once none is left, a carried batch
+                // fails with the attempt instead.
+                if w.take_budget(1) == 0 && !conn.inflight.is_empty() {
+                    conn.wbuf.clear();
+                    conn.fail_inflight(&w, kind);
+                } else {
+                    w.rec.borrow_mut().connection_error(kind);
+                }
                 // The failed attempt was this user's task: its think time follows as after
                 // any task, with the reconnect backoff on top, never instead.
                 let now = Instant::now();
@@ -254,6 +260,7 @@ impl Conn {
             return self.fail_inflight(w, kind);
         }
         std::mem::swap(&mut self.wbuf, &mut self.sent_batch);
+        self.carry = true;
         w.rec.borrow_mut().retried_stale(self.inflight.len() as u64);
         End::Reconnect
     }

@@ -1,7 +1,7 @@
 //! One accepted connection: read, answer every complete request in order with a single write,
 //! and close when the client or an error asks for it, when a request takes longer than the
-//! header timeout to arrive, when the connection idles past the idle timeout, or when a
-//! newer connection evicts it at the connection cap.
+//! header timeout to arrive, when the connection idles past the idle timeout, when it has
+//! reached its maximum age, or when a newer connection evicts it at the connection cap.
 
 use std::time::{Duration, Instant};
 
@@ -36,8 +36,9 @@ pub enum Next {
 }
 
 /// Answers every complete request at the front of `input`, appending the responses to `out`.
-/// Returns the bytes consumed and what to do next.
-pub fn answer_buffered(input: &[u8], out: &mut Vec<u8>) -> (usize, Next) {
+/// Returns the bytes consumed and what to do next. A `retire`d connection answers its next
+/// request with `Connection: close` and closes.
+pub fn answer_buffered(input: &[u8], out: &mut Vec<u8>, retire: bool) -> (usize, Next) {
     let mut used = 0;
     // Each round consumes at least one byte or returns, so this ends.
     while let Some(rest) = input.get(used..) {
@@ -48,7 +49,8 @@ pub fn answer_buffered(input: &[u8], out: &mut Vec<u8>) -> (usize, Next) {
                 write_response(out, &resp, ConnectionHeader::Close);
                 return (used, Next::LingerThenClose);
             }
-            Parsed::Complete(req) => {
+            Parsed::Complete(mut req) => {
+                req.keep_alive &= !retire;
                 write_response(
                     out,
                     &respond(req.method, req.path, req.body),
@@ -87,10 +89,12 @@ pub async fn serve_connection<S: AsyncReadRent + AsyncWriteRent>(
 ) {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(WRITE_INITIAL);
+    let opened = Instant::now();
     // When the first byte of the request now buffered (in part) arrived.
     let mut request_started: Option<Instant> = None;
     loop {
-        let (used, next) = answer_buffered(&input, &mut out);
+        let retire = limits.retires(opened, Instant::now());
+        let (used, next) = answer_buffered(&input, &mut out, retire);
         if !out.is_empty() {
             ticket.waiting(None);
             // A client that does not read its answers gets as long as an idle one.
@@ -168,7 +172,7 @@ mod tests {
 
     fn answer(input: &[u8]) -> (usize, Next, String) {
         let mut out = Vec::new();
-        let (used, next) = answer_buffered(input, &mut out);
+        let (used, next) = answer_buffered(input, &mut out, false);
         (used, next, String::from_utf8(out).unwrap())
     }
 
@@ -200,6 +204,17 @@ mod tests {
         let input = b"GET /health HTTP/1.0\r\n\r\n";
         let (used, next, _) = answer(input);
         assert_eq!((used, next), (input.len(), Next::Close));
+    }
+
+    #[test]
+    fn a_retired_connection_answers_one_request_with_close() {
+        let input = b"GET /health HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\n\r\n";
+        let mut out = Vec::new();
+        let (used, next) = answer_buffered(input, &mut out, true);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(statuses(&text), ["200"]);
+        assert!(text.contains("Connection: close"));
+        assert_eq!((used, next), (input.len() / 2, Next::LingerThenClose));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! What keeps `blast serve` answering while clients misbehave: a deadline for each request
 //! to arrive once it has begun (slowloris), a deadline for an idle keep-alive connection,
 //! and a cap on open connections derived from the file-descriptor limit, so that a flood of
-//! idle clients can neither exhaust descriptors nor lock out a fresh client.
-use std::time::Duration;
+//! idle clients can neither exhaust descriptors nor lock out a fresh client. And, for soak
+//! tests of clients, an optional age after which a connection is retired (nginx's
+//! `keepalive_time`), so a client has to reconnect every so often.
+use std::time::{Duration, Instant};
 
 /// How long a request may take to arrive, from its first byte to its last.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +32,10 @@ pub struct Limits {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_parser = at_least_one)]
     pub max_connections: usize,
+    /// Retire a connection this old: its next response says `Connection: close` and the
+    /// server closes it, so clients reconnect every so often (soak tests) [default: never]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub max_connection_age: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -38,11 +44,18 @@ impl Default for Limits {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connection_age: None,
         }
     }
 }
 
 impl Limits {
+    /// Whether a connection opened at `opened` is old enough to retire at `now`.
+    pub fn retires(&self, opened: Instant, now: Instant) -> bool {
+        self.max_connection_age
+            .is_some_and(|age| now.saturating_duration_since(opened) >= age)
+    }
+
     /// Each of `threads` server threads' share of the connection cap, after the cap is
     /// lowered to what `fd_limit` descriptors allow; at least one.
     pub fn per_thread_cap(&self, threads: usize, fd_limit: u64) -> usize {
@@ -97,6 +110,18 @@ mod tests {
             limits: Limits,
         }
         assert_eq!(Flags::parse_from(["serve"]).limits, Limits::default());
+    }
+
+    #[test]
+    fn a_connection_retires_at_its_age_and_never_without_one() {
+        let t0 = Instant::now();
+        let aged = Limits {
+            max_connection_age: Some(Duration::from_secs(5)),
+            ..Limits::default()
+        };
+        assert!(!aged.retires(t0, t0 + Duration::from_secs(4)));
+        assert!(aged.retires(t0, t0 + Duration::from_secs(5)));
+        assert!(!Limits::default().retires(t0, t0 + Duration::from_secs(1 << 30)));
     }
 
     #[test]
