@@ -52,6 +52,8 @@ pub struct Shared {
     level: RefCell<Option<Ramp>>,
     /// User tasks started on this worker (the plan's share, more after a steered increase).
     pub spawned: Cell<u64>,
+    /// Users connected when the worker was told to stop (the last snapshot's figure).
+    users_at_stop: Cell<Option<u64>>,
 }
 
 impl Shared {
@@ -83,6 +85,7 @@ impl Shared {
                 Load::Open { .. } => None,
             }),
             spawned: Cell::new(0),
+            users_at_stop: Cell::new(None),
             share,
             index,
             start,
@@ -151,6 +154,7 @@ impl Shared {
 
     /// Tells every user to stop and wakes those that are waiting.
     pub fn stop(&self) {
+        self.users_at_stop.set(Some(self.connected.get()));
         self.stopping.set(true);
         self.stopped_at.set(Some(Instant::now()));
         self.pace.stop();
@@ -191,7 +195,10 @@ impl Shared {
         let backlog = self.pacer.as_ref().map(|p| p.borrow().due_count(now));
         let mut rec = self.rec.borrow_mut();
         rec.client(busy, backlog);
-        rec.take_snapshot(self.index, self.connected.get(), last)
+        // The last snapshot comes after the users have closed: it reports those that were
+        // connected when the run ended.
+        let users = self.users_at_stop.get().unwrap_or(self.connected.get());
+        rec.take_snapshot(self.index, users, last)
     }
 
     /// A request taken from the schedule for `intended` that was never written: unsent if
