@@ -13,12 +13,19 @@ server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
 
 # The server prints "listening on http://ADDR" once bound.
-for _ in $(seq 1 100); do
-    url=$(sed -n 's/^listening on //p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "${url:-}" ] || { echo "the built-in server did not start:" >&2; cat "$log" >&2; exit 1; }
+# The URL a `blast serve` prints on stderr (in $1) once it listens; fails after 5 s.
+listening_url() {
+    local url=""
+    for _ in $(seq 1 100); do
+        url=$(sed -n 's/^listening on //p' "$1")
+        [ -n "$url" ] && { echo "$url"; return; }
+        sleep 0.05
+    done
+    echo "the built-in server did not start:" >&2
+    cat "$1" >&2
+    return 1
+}
+url=$(listening_url "$log")
 
 [ $# -gt 0 ] || set -- -d 5s -u 50
 echo "== GET $url/health"
@@ -39,12 +46,7 @@ tls_log=$(mktemp)
 "$bin" serve --addr 127.0.0.1:0 --threads 1 --self-signed "$tls_dir" 2>"$tls_log" &
 tls_server=$!
 trap 'kill "$server" "$tls_server" 2>/dev/null || true; rm -rf "$log" "$tls_log" "$tls_dir"' EXIT
-for _ in $(seq 1 100); do
-    tls_url=$(sed -n 's/^listening on //p' "$tls_log")
-    [ -n "$tls_url" ] && break
-    sleep 0.05
-done
-[ -n "${tls_url:-}" ] || { echo "the TLS server did not start:" >&2; cat "$tls_log" >&2; exit 1; }
+tls_url=$(listening_url "$tls_log")
 # The certificate names localhost; --connect-to would do the same for any other name.
 tls_url=${tls_url/127.0.0.1/localhost}
 "$bin" --cacert "$tls_dir/ca.pem" "$@" "$tls_url/health"
