@@ -172,11 +172,23 @@ impl Collector {
                 next_tick += SNAPSHOT_INTERVAL;
             }
         }
-        self.ended = Some(Instant::now());
+        self.ended = Some(self.load_ended(Instant::now(), stop_seen));
         if self.interval.aggregate().requests() > 0 || self.timeline.is_empty() {
             self.close_interval();
         }
         self.live.finish();
+    }
+
+    /// When the load stopped: the plan's end or the stop signal, whichever came first (not
+    /// later than `now`). Workers close their users and report after that instant; the
+    /// run's length, and every rate reported over it, must not include that wind-down.
+    fn load_ended(&self, now: Instant, stop_seen: Option<Instant>) -> Instant {
+        let planned = self.plan.duration.map(|d| self.start + d);
+        [planned, stop_seen]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(now, |end| end.min(now))
     }
 
     fn given_up(&self, now: Instant, stop_seen: Option<Instant>) -> bool {
