@@ -117,34 +117,43 @@ fn check_contract(server: &PyServer) {
 
 /// The article's user against the server: the task mix, and every check passing.
 fn check_scenario(server: &PyServer) {
-    let fw = server.framework;
     // 200 users with the file's 1-5 s think time: ~300 requests in 3 s, enough to judge the
     // mix, yet a light load even for one gunicorn sync worker.
-    let (r, out) = run_blast(&[
+    let (r, context) = run_article_user(server, "200", &[]);
+    assert_clean_article_mix(&r, 150, 0.1, &context);
+}
+
+/// Runs the article's user (`heart-disease.toml`) against `server` for 3 s with `users`
+/// users and `extra` flags; checks the run ended well with no errors and returns the report
+/// and the context (blast's and the server's stderr, the report) for further checks.
+fn run_article_user(server: &PyServer, users: &str, extra: &[&str]) -> (Value, String) {
+    let host = server.host();
+    let mut args = vec![
         "-s",
         "scenarios/heart-disease.toml",
         "--host",
-        &server.host(),
+        &host,
         "--users",
-        "200",
+        users,
         "--spawn-rate",
         "1000",
         "-d",
         "3s",
         "-c",
         "1",
-    ]);
-    let context = || {
-        format!(
-            "{fw}: blast exit {:?}; blast stderr:\n{}\nserver stderr:\n{}\nreport:\n{r:#}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr),
-            server.stderr_text()
-        )
-    };
-    assert!(out.status.success(), "{}", context());
-    assert!(no_errors(&r), "{}", context());
-    assert_clean_article_mix(&r, 150, 0.1, &context());
+    ];
+    args.extend_from_slice(extra);
+    let (r, out) = run_blast(&args);
+    let context = format!(
+        "{}: blast exit {:?}; blast stderr:\n{}\nserver stderr:\n{}\nreport:\n{r:#}",
+        server.framework,
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr_text()
+    );
+    assert!(out.status.success(), "{context}");
+    assert!(no_errors(&r), "{context}");
+    (r, context)
 }
 
 fn serves_the_article_contract_and_scenario(framework: &'static str) {
@@ -217,37 +226,12 @@ fn heart_disease_runs_clean_over_tls(framework: &'static str) {
             ("TLS_KEY", key.to_str().unwrap()),
         ],
     );
-    let (r, out) = run_blast(&[
-        "-s",
-        "scenarios/heart-disease.toml",
-        "--host",
-        &server.host(),
-        "--cacert",
-        ca.to_str().unwrap(),
-        "--users",
-        "100",
-        "--spawn-rate",
-        "1000",
-        "-d",
-        "3s",
-        "-c",
-        "1",
-    ]);
-    let context = || {
-        format!(
-            "{framework}: {}\nserver:\n{}\n{r:#}",
-            String::from_utf8_lossy(&out.stderr),
-            server.stderr_text()
-        )
-    };
-    assert!(out.status.success(), "{}", context());
-    assert!(no_errors(&r), "{}", context());
-    assert_clean_article_mix(&r, 60, 0.15, &context());
+    let (r, context) = run_article_user(&server, "100", &["--cacert", ca.to_str().unwrap()]);
+    assert_clean_article_mix(&r, 60, 0.15, &context);
     let tls = &r["connections"]["tls"];
     assert!(
         tls["full_handshakes"].as_u64().unwrap_or(0) > 0,
-        "{}",
-        context()
+        "{context}"
     );
 }
 
