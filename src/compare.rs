@@ -190,7 +190,7 @@ fn validate(c: &CompareSettings, runner: &Runner) -> Result<(), TargetError> {
     for t in &c.targets {
         let s = for_target(&c.search, t);
         runner
-            .plan(&s.base, s.base.rate.or(Some(1.0)), s.step)
+            .plan(&s.base, s.base.rate.or(Some(1.0)), s.warmup, s.step)
             .map_err(|error| TargetError {
                 target: Some(t.name.clone()),
                 error,
@@ -289,14 +289,11 @@ fn for_target(s: &Settings, t: &NamedTarget) -> Settings {
     s
 }
 
-/// One fixed run: its figures and its results (kept for merging over rounds); None when
+/// One fixed run (its warm-up on the same connections, not measured): its figures and its results (kept for merging over rounds); None when
 /// the comparison was stopped before it ran.
 fn fixed_run(s: &Settings, runner: &Runner) -> Result<Option<(StepStats, Results)>, PlanError> {
     let length = s.base.duration.unwrap_or(DEFAULT_DURATION);
-    let plan = runner.plan(&s.base, s.base.rate, length)?;
-    if !s.warmup.is_zero() {
-        let _ = runner.run(runner.plan(&s.base, s.base.rate, s.warmup)?);
-    }
+    let plan = runner.plan(&s.base, s.base.rate, s.warmup, length)?;
     Ok(runner
         .run(plan)
         .map(|r| (step::measure(&r, s.base.rate.unwrap_or(0.0), &s.slo), r)))

@@ -261,13 +261,16 @@ impl Collector {
         self.interval = Merged::new(self.plan.tasks.len());
     }
 
+    /// The results of the measured part of the run: from the warm-up's end (the start when
+    /// there is none) to when the load stopped.
     fn finish(self, interrupted: bool, changes: Vec<(f64, String)>) -> Results {
         let ended = self.ended.unwrap_or_else(Instant::now);
+        let warmup = self.plan.warmup;
         Results {
-            elapsed: ended.duration_since(self.start),
+            elapsed: ended.saturating_duration_since(self.start + warmup),
             plan: self.plan.info(),
             totals: self.totals,
-            started_at: self.started_at,
+            started_at: self.started_at + warmup,
             driver: driver_names(&self.drivers),
             worker_failures: self.failures,
             timeline: self.timeline,

@@ -68,6 +68,10 @@ pub struct PlanInput {
     pub connect_to: Vec<String>,
     /// `--no-keepalive`: one request per connection, sent with `Connection: close`.
     pub no_keepalive: bool,
+    /// Load runs this long before `duration` starts and is not measured: the connections
+    /// it opened and the server it warmed carry on into the measured run (blast limit's
+    /// and compare's steps).
+    pub warmup: Option<Duration>,
 }
 
 /// The validated run.
@@ -80,7 +84,10 @@ pub struct Plan {
     pub cores: Vec<Option<usize>>,
     pub load: Load,
     pub pipeline: usize,
+    /// The whole run's length, warm-up included.
     pub duration: Option<Duration>,
+    /// The first part of `duration` whose figures are dropped (zero: all is measured).
+    pub warmup: Duration,
     pub requests: Option<u64>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -163,6 +170,8 @@ pub enum PlanError {
     PipelinedNoKeepalive,
     /// A user flow (on_start, sequence, captures) or `--follow` waits for each response.
     PipelinedFlow,
+    /// A warm-up precedes a measured duration, which a run counted in requests lacks.
+    WarmupWithoutDuration,
 }
 
 impl fmt::Display for PlanError {
@@ -209,6 +218,12 @@ impl fmt::Display for PlanError {
                 f,
                 "on_start, sequence, capture and --follow wait for each response: use --pipeline 1"
             ),
+            PlanError::WarmupWithoutDuration => {
+                write!(
+                    f,
+                    "a warm-up needs a run length (--duration), not --requests"
+                )
+            }
         }
     }
 }
@@ -283,6 +298,7 @@ impl Plan {
             )?,
             (d, _) => non_zero(d, "--duration")?,
         };
+        let (duration, warmup) = with_warmup(duration, input.warmup)?;
         let method = input
             .method
             .clone()
@@ -306,6 +322,7 @@ impl Plan {
             load,
             pipeline,
             duration,
+            warmup,
             requests,
             timeout,
             connect_timeout,
@@ -422,6 +439,23 @@ impl Plan {
 /// `total` split over `parts`: part `i` gets the floor share plus one of the remainder.
 pub fn split(total: u64, parts: u64, i: u64) -> u64 {
     total / parts + u64::from(i < total % parts)
+}
+
+/// The run's whole length and its unmeasured start: a warm-up comes before a measured
+/// duration, so a run counted in requests cannot have one.
+fn with_warmup(
+    measured: Option<Duration>,
+    warmup: Option<Duration>,
+) -> Result<(Option<Duration>, Duration), PlanError> {
+    match (warmup.filter(|w| !w.is_zero()), measured) {
+        (None, d) => Ok((d, Duration::ZERO)),
+        (Some(_), None) => Err(PlanError::WarmupWithoutDuration),
+        (Some(w), Some(d)) => {
+            let whole = d.checked_add(w).filter(|t| *t <= MAX_DURATION);
+            let whole = whole.ok_or(PlanError::TooLong("the warm-up and the run together"))?;
+            Ok((Some(whole), w))
+        }
+    }
 }
 
 /// A duration that was given must be above zero (a zero timeout fails every request and a

@@ -37,16 +37,19 @@ impl Runner {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// The plan for a quiet run of `base` at `rate` (None: closed model) lasting `length`.
+    /// The plan for a quiet run of `base` at `rate` (None: closed model) measured for
+    /// `length` after an unmeasured `warmup` on the same connections.
     pub fn plan(
         &self,
         base: &PlanInput,
         rate: Option<f64>,
+        warmup: Duration,
         length: Duration,
     ) -> Result<Arc<Plan>, PlanError> {
         let input = PlanInput {
             rate,
             duration: Some(length),
+            warmup: Some(warmup),
             requests: None,
             quiet: true,
             ..base.clone()

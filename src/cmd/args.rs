@@ -256,7 +256,7 @@ pub struct SearchArgs {
     /// Length of each measured step [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub step: Option<Duration>,
-    /// Unmeasured run at the step's rate before each step [default: 1s]
+    /// Unmeasured load at the step's rate before each step, on its connections [default: 1s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub warmup: Option<Duration>,
     /// Stop when the last good and first bad rate are this close [default: 5%]

@@ -49,7 +49,7 @@ pub fn run(args: LimitArgs) -> Result<ExitCode> {
         .settings(args.load.into_input(args.target.url())?)?;
     let stop = Arc::new(AtomicBool::new(false));
     let runner = Runner::new(os::available_cores(), stop.clone());
-    let first = runner.plan(&settings.base, Some(1.0), settings.step)?;
+    let first = runner.plan(&settings.base, Some(1.0), settings.warmup, settings.step)?;
     let fd_note = os::raise_fd_limit(first.load.connections());
     for note in first.notes.iter().chain(&fd_note) {
         eprintln!("blast: {note}");

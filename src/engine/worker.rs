@@ -75,9 +75,20 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
     let deadline = w.plan.duration.map(|d| link.start + d);
     let mut next_snapshot = link.start + SNAPSHOT_INTERVAL;
     let mut pending: Option<Snapshot> = None;
+    // Until the warm-up ends nothing is reported; at its end, to the tick, all of it is dropped.
+    let mut warm_until = (!w.plan.warmup.is_zero()).then(|| link.start + w.plan.warmup);
     loop {
-        monoio::time::sleep(TICK).await;
+        let tick = Instant::now() + TICK;
+        let wake = warm_until.map_or(tick, |end| end.min(tick));
+        monoio::time::sleep_until(monoio::time::Instant::from_std(wake)).await;
         let now = Instant::now();
+        if let Some(end) = warm_until.filter(|end| now >= *end) {
+            warm_until = None;
+            drop(w.snapshot(false));
+            while next_snapshot <= end {
+                next_snapshot += SNAPSHOT_INTERVAL;
+            }
+        }
         let done = link.stop.load(Ordering::Relaxed)
             || deadline.is_some_and(|d| now >= d)
             || w.alive.get() == 0;
@@ -92,7 +103,7 @@ async fn worker_main(plan: Arc<Plan>, index: usize, link: &Link) {
                 spawn_user(&w, w.spawned.get(), slot);
             }
         }
-        if now >= next_snapshot {
+        if warm_until.is_none() && now >= next_snapshot {
             next_snapshot += SNAPSHOT_INTERVAL;
             let snap = pending.take().unwrap_or_else(|| w.snapshot(false));
             pending = offer(&link.events, snap);

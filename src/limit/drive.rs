@@ -149,7 +149,7 @@ fn ended(why: Stop) -> Ended {
 
 /// The closed-model probe: the run's connections as users, as fast as they go.
 fn probe(s: &Settings, runner: &Runner) -> Result<Probe, PlanError> {
-    let plan = runner.plan(&s.base, None, PROBE_DURATION)?;
+    let plan = runner.plan(&s.base, None, Duration::ZERO, PROBE_DURATION)?;
     let users = plan.load.connections();
     let Some(r) = runner.run(plan) else {
         return Ok(Probe {
@@ -168,18 +168,16 @@ fn probe(s: &Settings, runner: &Runner) -> Result<Probe, PlanError> {
     })
 }
 
-/// Warm-up (discarded), then the measured run at `rate`, judged against the steps before it.
+/// One run at `rate`: its warm-up (not measured) opens the connections the measured part
+/// goes on using, so no connection is opened inside the measurement; judged against the
+/// steps before it.
 pub fn run_step(
     s: &Settings,
     runner: &Runner,
     rate: f64,
     earlier: &[Step],
 ) -> Result<Step, PlanError> {
-    let plan = runner.plan(&s.base, Some(rate), s.step)?;
-    if !s.warmup.is_zero() {
-        let warm = runner.plan(&s.base, Some(rate), s.warmup)?;
-        let _ = runner.run(warm);
-    }
+    let plan = runner.plan(&s.base, Some(rate), s.warmup, s.step)?;
     let ctx = Context {
         slots: plan.load.connections() * plan.pipeline as u64,
         max_failures: s.slo.max_failures,
