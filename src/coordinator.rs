@@ -16,6 +16,7 @@ use crate::load::Load;
 use crate::plan::Plan;
 use crate::results::{Change, Clock, Results, Second};
 use crate::stats::{cpu, Merged, Snapshot};
+use crate::timeline::Timeline;
 
 /// Snapshots a worker may have queued before it must hold on to them itself.
 pub const SNAPSHOTS_QUEUED_PER_WORKER: usize = 4;
@@ -108,7 +109,8 @@ struct Collector {
     finished: usize,
     /// Per worker: it sent its last snapshot or failed, so its thread is ending.
     done: Vec<bool>,
-    timeline: Vec<Second>,
+    /// Every closed second, for the reports (the oldest spilled to a file).
+    timeline: Timeline,
     live: Live,
     ended: Option<Instant>,
     /// Web dashboard hook (issue 11): sees every second after the live view.
@@ -132,7 +134,7 @@ impl Collector {
             failures: Vec::new(),
             finished: 0,
             done: vec![false; plan.workers],
-            timeline: Vec::new(),
+            timeline: Timeline::new(),
             ended: None,
             sink: None,
             client_bound_said: false,
@@ -266,14 +268,17 @@ impl Collector {
     fn finish(self, interrupted: bool, changes: Vec<(f64, String)>) -> Results {
         let ended = self.ended.unwrap_or_else(Instant::now);
         let warmup = self.plan.warmup;
+        let (timeline, lost) = self.timeline.into_seconds();
+        let mut failures = self.failures;
+        failures.extend(lost.map(|e| format!("the timeline's older seconds were lost: {e}")));
         Results {
             elapsed: ended.saturating_duration_since(self.start + warmup),
             plan: self.plan.info(),
             totals: self.totals,
             started_at: self.started_at + warmup,
             driver: driver_names(&self.drivers),
-            worker_failures: self.failures,
-            timeline: self.timeline,
+            worker_failures: failures,
+            timeline,
             interrupted,
             changes: changes
                 .into_iter()

@@ -10,7 +10,7 @@
 //! - outputs: [`report`], [`web`] (the live dashboard and /metrics)
 //! - studies (runs of several plans, or of saved results): [`limit`], [`compare`],
 //!   [`runner`], [`merge`]
-//! - run time: [`coordinator`], [`live`]
+//! - run time: [`coordinator`], [`live`], [`timeline`] (the seconds kept for the reports)
 //! - engine: [`engine`]
 //! - plan: [`plan`]
 //! - foundations: [`results`], [`gates`], [`load`], [`http`], [`stats`], [`scenario`],
@@ -36,6 +36,7 @@ pub mod serve;
 pub mod shard;
 pub mod stats;
 pub mod target;
+pub mod timeline;
 pub mod tls;
 pub mod tlsio;
 pub mod units;

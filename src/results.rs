@@ -39,7 +39,7 @@ pub mod kind {
 }
 
 /// One second of the run, merged over workers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
     /// Seconds since the start, at the end of this interval.
     pub elapsed_s: f64,
@@ -63,7 +63,7 @@ pub struct Second {
 
 /// The client's own part of one second: how busy its workers were, what it owed the
 /// schedule, and the server's part of the latency (from the actual send).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClientSecond {
     /// Per worker, the share of one core its thread used (1.0 = a whole core).
     pub cpu: Vec<f64>,

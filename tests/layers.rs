@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("commands", &["cmd"]),
     ("outputs", &["report", "web"]),
     ("studies", &["limit", "compare", "merge", "runner"]),
-    ("run time", &["coordinator", "live"]),
+    ("run time", &["coordinator", "live", "timeline"]),
     ("engine", &["engine"]),
     ("plan", &["plan"]),
     (
