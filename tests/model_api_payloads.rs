@@ -79,6 +79,34 @@ fn check_batch_predict(server: &PyServer) {
         server.framework
     );
     assert!(sizes.len() >= 3, "{}: sizes {sizes:?}", server.framework);
+    check_latency_by_batch_size(&r, &sizes, server.framework);
+}
+
+/// The report's latency by batch size counts, bucket by bucket (1, 2-3, 4-7, ...), exactly
+/// the batches the server received of those sizes (the server saw only this run's batches).
+fn check_latency_by_batch_size(r: &Value, sizes: &BTreeMap<u64, u64>, framework: &str) {
+    let mut reported: BTreeMap<u32, u64> = BTreeMap::new();
+    for name in ["batch", "batch-rows"] {
+        let t = task(r, name);
+        let mut responses = 0;
+        for b in t["batches"].as_array().expect("batches") {
+            let (lo, hi) = (count(b, "rows_min"), count(b, "rows_max"));
+            assert!(lo <= hi && lo.ilog2() == hi.ilog2(), "{framework}: {b}");
+            assert!(b["latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{b}");
+            *reported.entry(lo.ilog2()).or_default() += count(b, "responses");
+            responses += count(b, "responses");
+        }
+        assert_eq!(
+            responses,
+            count(t, "responses"),
+            "{framework} {name}: {t:#}"
+        );
+    }
+    let mut received: BTreeMap<u32, u64> = BTreeMap::new();
+    for (size, n) in sizes {
+        *received.entry(size.ilog2()).or_default() += n;
+    }
+    assert_eq!(reported, received, "{framework}: by log2 of the batch size");
 }
 
 fn payload_scenarios_run_clean(framework: &'static str) {

@@ -10,18 +10,13 @@ const SCHEMA: &str = include_str!("../schemas/result.schema.json");
 
 /// A short real scenario run: rendered payloads, expectations and a per-second series.
 fn real_run() -> Value {
+    run_scenario("scenarios/predict-max.toml")
+}
+
+fn run_scenario(file: &str) -> Value {
     let host = url(fast_target(), "");
     let (report, out) = run_blast(&[
-        "-s",
-        "scenarios/predict-max.toml",
-        "--host",
-        &host,
-        "-u",
-        "4",
-        "-c",
-        "1",
-        "-d",
-        "2s",
+        "-s", file, "--host", &host, "-u", "4", "-c", "1", "-d", "2s",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     report
@@ -122,6 +117,29 @@ fn a_saved_run_renders_again_to_the_same_json_and_to_html_and_csv() {
     assert!(stats.contains("Aggregated"), "{stats}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("predict"), "the summary is printed: {text}");
+}
+
+/// Latency by batch size (a `repeat` body) is in the schema, and a saved run keeps it:
+/// `blast report` gives the same JSON back and shows the table in text and HTML.
+#[test]
+fn a_saved_batch_run_keeps_its_latency_by_batch_size() {
+    let _g = shared();
+    let scratch = Scratch::new("batches");
+    let first = run_scenario("scenarios/batch-predict.toml");
+    assert_eq!(schema_errors(&first), Vec::<String>::new());
+    let buckets = first["tasks"][0]["batches"].as_array().expect("batches");
+    assert!(buckets.len() >= 3, "{buckets:#?}");
+    let saved = write_json(&scratch, "batch.json", &first);
+    let again = scratch.file("again.json");
+    let html = scratch.file("batch.html");
+    let out = blast(&["report", &saved, "--json", &again, "--html", &html]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!(first, second, "a re-rendered report is the report");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("latency by batch size"), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Latency by batch size"), "{page}");
 }
 
 #[test]

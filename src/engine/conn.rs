@@ -558,6 +558,9 @@ impl Conn {
             } else {
                 rec.response(task, status, latency, self.decoder.body_bytes());
                 rec.service(task, now.saturating_duration_since(req.sent));
+                if let Some(rows) = req.pick.batch {
+                    rec.batch(task, rows, latency);
+                }
                 let invalid = req.pick.invalid;
                 let done = Done {
                     task,

@@ -18,6 +18,8 @@ pub struct Pick {
     pub head: bool,
     /// Safe to send again when a stale keep-alive connection ate it (RFC 9110 §9.2.2).
     pub idempotent: bool,
+    /// Rows in the body's `repeat` batch, when it has one (latency is kept by batch size).
+    pub batch: Option<u32>,
 }
 
 pub enum Source {
@@ -89,6 +91,7 @@ impl Source {
                     invalid: false,
                     head: *head,
                     idempotent: *idempotent,
+                    batch: None,
                 }
             }
             Source::Scenario {
@@ -100,17 +103,16 @@ impl Source {
             } => {
                 let task = flow.next_task(plan, picker, renderer.rng());
                 let start = out.len();
-                let invalid = renderer
-                    .render_for(task, &plan.target.host, flow, out)
-                    .invalid;
+                let rendered = renderer.render_for(task, &plan.target.host, flow, out);
                 if *close {
                     insert_after_request_line(out, start, CLOSE_LINE);
                 }
                 Pick {
                     task,
-                    invalid,
+                    invalid: rendered.invalid,
                     head: heads[task],
                     idempotent: idempotent[task],
+                    batch: rendered.batch,
                 }
             }
         }

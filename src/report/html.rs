@@ -44,6 +44,7 @@ pub fn render(r: &Results) -> String {
     plan_section(&mut out, r);
     summary_section(&mut out, r);
     tasks_section(&mut out, r);
+    batches_section(&mut out, r);
     failures_section(&mut out, r);
     charts_section(&mut out, r);
     out.push_str("</main>\n");
@@ -225,6 +226,31 @@ fn task_row(method: &str, name: &str, t: &TaskStats, secs: f64) -> Vec<String> {
         at(0.99),
         at(1.0),
     ]
+}
+
+/// Latency by batch size, when a task's body is a `repeat` batch.
+fn batches_section(out: &mut String, r: &Results) {
+    let mut rows = Vec::new();
+    for (info, t) in r.plan.tasks.iter().zip(&r.totals.tasks) {
+        for b in &t.batches.0 {
+            let at = |q: f64| ms(b.latency.value_at_quantile(q));
+            rows.push(vec![
+                format!("{} {}", info.method, info.name),
+                super::batch::sizes_label(b),
+                b.responses.to_string(),
+                at(0.5),
+                at(0.95),
+                at(0.99),
+                at(1.0),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Latency by batch size</h2>\n<p>Rows per request, in power-of-two buckets; latencies in milliseconds.</p>\n");
+    let head = ["Task", "Rows", "Responses", "p50", "p95", "p99", "Max"];
+    table(out, &head, 1, &rows, None);
 }
 
 fn failures_section(out: &mut String, r: &Results) {

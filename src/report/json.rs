@@ -20,7 +20,7 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn latency_ms(l: Option<LatencySummary>) -> Value {
+pub(super) fn latency_ms(l: Option<LatencySummary>) -> Value {
     match l {
         None => Value::Null,
         Some(l) => json!({
@@ -129,6 +129,7 @@ fn tasks(r: &Results, secs: f64) -> Value {
             "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
             "histogram": encode(&t.latency),
             "service_histogram": encode(&t.service),
+            "batches": super::batch::json(&t.batches),
         })
     });
     Value::Array(rows.collect())

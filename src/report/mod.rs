@@ -1,5 +1,6 @@
 //! Reports: what a finished run leaves behind. Each format reads the merged `Results`;
 //! none of them touches the engine.
+pub mod batch;
 pub mod client_csv;
 pub mod compare;
 pub mod connections;

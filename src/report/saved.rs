@@ -92,6 +92,17 @@ struct SavedTask {
     failure_messages: BTreeMap<String, u64>,
     #[serde(default)]
     service_histogram: Option<String>,
+    #[serde(default)]
+    batches: Vec<SavedBatch>,
+}
+
+/// One batch-size bucket of a task (its percentiles follow from the histogram).
+#[derive(Deserialize)]
+struct SavedBatch {
+    rows_min: u32,
+    rows_max: u32,
+    responses: u64,
+    histogram: String,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +170,13 @@ fn totals(s: &Saved) -> Result<Merged, LoadError> {
         *slot = t.figures.stats()?;
         if let Some(h) = &t.service_histogram {
             slot.service = decode(h)?;
+        }
+        for b in &t.batches {
+            slot.batches.add(
+                (b.rows_min, b.rows_max),
+                b.responses,
+                &decode(&b.histogram)?,
+            );
         }
         slot.failure_messages = t
             .failure_messages

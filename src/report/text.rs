@@ -111,6 +111,7 @@ pub fn render(r: &Results) -> String {
     if plan.tasks.len() > 1 {
         write_tasks(&mut out, r, secs);
     }
+    super::batch::text(&mut out, r);
     write_failures(&mut out, r);
     for f in &r.worker_failures {
         let _ = writeln!(out, "  worker failure: {f}");

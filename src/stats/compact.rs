@@ -84,6 +84,7 @@ impl Compact {
             latency: decode(&self.histogram)?,
             service: super::new_histogram(),
             failure_messages: Vec::new(),
+            batches: Default::default(),
         })
     }
 }

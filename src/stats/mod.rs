@@ -1,6 +1,7 @@
 //! Results: what a worker records per request, what crosses the channel once per interval,
 //! and how the coordinator merges it. Knows nothing of sockets or runtimes, so it is tested
 //! with plain numbers.
+pub mod batch;
 pub mod compact;
 mod connect;
 pub mod cpu;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::batch::ByBatch;
 use super::cpu::Busy;
 use super::{micros, new_histogram, ConnStats};
 
@@ -30,6 +31,8 @@ pub struct TaskStats {
     pub service: Histogram<u64>,
     /// Failure messages and how often each occurred.
     pub failure_messages: Vec<(String, u64)>,
+    /// Latency by batch size, for a task whose body is a `repeat` batch (else empty).
+    pub batches: ByBatch,
 }
 
 impl TaskStats {
@@ -42,6 +45,7 @@ impl TaskStats {
             latency: new_histogram(),
             service: new_histogram(),
             failure_messages: Vec::new(),
+            batches: ByBatch::default(),
         }
     }
 
@@ -65,6 +69,7 @@ impl TaskStats {
         for (msg, n) in &other.failure_messages {
             bump_message(&mut self.failure_messages, msg, *n);
         }
+        self.batches.merge(&other.batches);
     }
 
     fn count_failure(&mut self, message: &str) {
@@ -195,6 +200,12 @@ impl Recorder {
         if let Some(slot) = self.status.get_mut(usize::from(status)) {
             *slot += 1;
         }
+    }
+
+    /// The latency of a complete response for `task` to a batch of `rows`.
+    #[inline]
+    pub fn batch(&mut self, task: usize, rows: u32, latency: Duration) {
+        self.tasks[task].batches.record(rows, micros(latency));
     }
 
     /// The service time (from the actual send) of a complete response for `task`.
