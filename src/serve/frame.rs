@@ -7,8 +7,8 @@
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Most headers accepted in one request.
 pub const MAX_HEADERS: usize = 32;
-/// Longest request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest request body accepted: room for an image upload (`POST /image`).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// One complete request, borrowed from the read buffer.
 #[derive(Debug, PartialEq, Eq)]

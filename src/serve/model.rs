@@ -1,7 +1,10 @@
 //! The routes of the demo target, with no I/O: an imitation of the article's heart-disease model API.
 //!
 //! The "model" is a fixed linear score over the 13 UCI features, invented for load testing: it is
-//! deterministic and cheap, and it is not medicine.
+//! deterministic and cheap, and it is not medicine. Beside `/predict` it has the other routes
+//! the scenarios in `scenarios/` use (as `scripts/model-api/` serves them on the Python
+//! frameworks): `POST /login` (a token and a session cookie), `POST /batch` and `POST /image`,
+//! so a scenario's client cost can be measured against a server that costs almost nothing.
 
 use std::borrow::Cow;
 
@@ -41,8 +44,14 @@ pub struct Response {
     pub content_type: &'static str,
     /// The `Allow` header, sent with 405.
     pub allow: Option<&'static str>,
+    /// A `Set-Cookie` header (`POST /login`).
+    pub set_cookie: Option<&'static str>,
     pub body: Cow<'static, [u8]>,
 }
+
+/// What `POST /login` answers: the same token and session for everyone (a demo).
+pub const LOGIN_BODY: &[u8] = br#"{"access_token":"blast-demo-token","token_type":"bearer"}"#;
+pub const LOGIN_COOKIE: &str = "sid=blast-demo-session; Path=/; HttpOnly";
 
 impl Response {
     fn fixed(status: u16, content_type: &'static str, body: &'static [u8]) -> Self {
@@ -50,6 +59,7 @@ impl Response {
             status,
             content_type,
             allow: None,
+            set_cookie: None,
             body: Cow::Borrowed(body),
         }
     }
@@ -62,12 +72,16 @@ impl Response {
     }
 
     fn json_error(status: u16, message: &str) -> Self {
-        let body = serde_json::json!({ "error": message }).to_string();
+        Response::json(status, &serde_json::json!({ "error": message }))
+    }
+
+    fn json(status: u16, doc: &Value) -> Self {
         Response {
             status,
             content_type: JSON,
             allow: None,
-            body: Cow::Owned(body.into_bytes()),
+            set_cookie: None,
+            body: Cow::Owned(doc.to_string().into_bytes()),
         }
     }
 
@@ -84,7 +98,13 @@ pub fn respond(method: &str, path: &str, body: &[u8]) -> Response {
         ("/health", "GET") => Response::fixed(200, TEXT, b"OK"),
         ("/health", _) => Response::not_allowed("GET"),
         ("/predict", "POST") => predict(body),
-        ("/predict", _) => Response::not_allowed("POST"),
+        ("/login", "POST") => Response {
+            set_cookie: Some(LOGIN_COOKIE),
+            ..Response::fixed(200, JSON, LOGIN_BODY)
+        },
+        ("/batch", "POST") => batch(body),
+        ("/image", "POST") => image(body),
+        ("/predict" | "/login" | "/batch" | "/image", _) => Response::not_allowed("POST"),
         _ => Response::fixed(404, JSON, br#"{"error":"not found"}"#),
     }
 }
@@ -99,9 +119,41 @@ fn predict(body: &[u8]) -> Response {
     }
 }
 
+/// `{"instances": [rows]}`: a diagnosis per row, or the first row's problem.
+fn batch(body: &[u8]) -> Response {
+    let doc = match serde_json::from_slice::<Value>(body) {
+        Ok(doc) => doc,
+        Err(e) => return Response::json_error(400, &format!("malformed JSON: {e}")),
+    };
+    let Some(rows) = doc.get("instances").and_then(Value::as_array) else {
+        return Response::json_error(400, "body must be {\"instances\": [rows]}");
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        match row_features(row) {
+            Ok(values) => out.push(Value::from(score(&values) > 0.0)),
+            Err(m) => return Response::json_error(400, &format!("instances[{i}]: {m}")),
+        }
+    }
+    Response::json(200, &serde_json::json!({ "predictions": out }))
+}
+
+/// A `multipart/form-data` upload: its size back (the parts are not decoded).
+fn image(body: &[u8]) -> Response {
+    if !body.starts_with(b"--") {
+        return Response::json_error(400, "body must be multipart/form-data");
+    }
+    Response::json(200, &serde_json::json!({ "bytes": body.len() }))
+}
+
 /// Reads the features from a JSON object body, or says what is wrong with it.
 fn features(body: &[u8]) -> Result<[f64; 13], String> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
+    row_features(&doc)
+}
+
+/// The features of one JSON object.
+fn row_features(doc: &Value) -> Result<[f64; 13], String> {
     let object = doc
         .as_object()
         .ok_or_else(|| "body must be a JSON object".to_string())?;
@@ -213,6 +265,9 @@ mod tests {
             ("HEAD", "/health", 405, Some("GET")),
             ("GET", "/predict", 405, Some("POST")),
             ("DELETE", "/predict", 405, Some("POST")),
+            ("GET", "/login", 405, Some("POST")),
+            ("GET", "/batch", 405, Some("POST")),
+            ("PUT", "/image", 405, Some("POST")),
             ("GET", "/", 404, None),
             ("GET", "/healthz", 404, None),
             ("POST", "/predict/", 404, None),
@@ -222,5 +277,44 @@ mod tests {
             let r = respond(method, path, b"");
             assert_eq!((r.status, r.allow), (status, allow), "{method} {path}");
         }
+    }
+
+    #[test]
+    fn login_gives_a_token_and_a_session_cookie() {
+        let r = respond("POST", "/login", b"{}");
+        assert_eq!((r.status, r.set_cookie), (200, Some(LOGIN_COOKIE)));
+        let doc: Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(doc["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+        assert_eq!(
+            respond("POST", "/predict", RISKY.as_bytes()).set_cookie,
+            None
+        );
+    }
+
+    #[test]
+    fn batch_answers_a_prediction_per_row_or_names_the_bad_row() {
+        let body = format!(r#"{{"instances":[{RISKY},{HEALTHY},{RISKY}]}}"#);
+        let r = respond("POST", "/batch", body.as_bytes());
+        assert_eq!(r.status, 200, "{}", body_text(&r));
+        let doc: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc["predictions"], serde_json::json!([true, false, true]));
+        let bad = format!(r#"{{"instances":[{RISKY},{{"age":1}}]}}"#);
+        let r = respond("POST", "/batch", bad.as_bytes());
+        assert_eq!(r.status, 400);
+        assert!(
+            body_text(&r).contains("instances[1]: missing field: sex"),
+            "{}",
+            body_text(&r)
+        );
+        assert_eq!(respond("POST", "/batch", b"[]").status, 400);
+    }
+
+    #[test]
+    fn image_takes_a_multipart_body_and_answers_its_size() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nxyz\r\n--b--\r\n";
+        let r = respond("POST", "/image", body);
+        assert_eq!(r.status, 200);
+        assert_eq!(body_text(&r), format!(r#"{{"bytes":{}}}"#, body.len()));
+        assert_eq!(respond("POST", "/image", b"{}").status, 400);
     }
 }

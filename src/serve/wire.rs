@@ -26,6 +26,10 @@ pub fn write_response(out: &mut Vec<u8>, resp: &Response, connection: Connection
         out.extend_from_slice(b"\r\nAllow: ");
         out.extend_from_slice(allow.as_bytes());
     }
+    if let Some(cookie) = resp.set_cookie {
+        out.extend_from_slice(b"\r\nSet-Cookie: ");
+        out.extend_from_slice(cookie.as_bytes());
+    }
     match connection {
         ConnectionHeader::None => {}
         ConnectionHeader::Close => out.extend_from_slice(b"\r\nConnection: close"),
