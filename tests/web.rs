@@ -800,3 +800,48 @@ fn stop_on_the_page_of_blast_limit_ends_the_search_with_its_reports() {
     assert!((2..MAX_STEPS).contains(&judged), "{judged} steps");
     assert_eq!(rows, judged + 1, "the CSV has a row per step");
 }
+
+/// `blast compare --web`: each target's run streams to the page and becomes a row of the
+/// steps table, named for its target, and the comparison ends with its report written.
+#[test]
+fn blast_compare_shows_each_targets_run_as_it_is_measured() {
+    let target = builtin_target();
+    let url = format!("http://{target}/health");
+    let json = temp_file("compare.json");
+    let started = Instant::now();
+    let args: Vec<String> = [
+        "compare",
+        "--target",
+        &format!("a={url}"),
+        "--target",
+        &format!("b={url}"),
+        "-R",
+        "100",
+        "-d",
+        "500ms",
+        "--warmup",
+        "200ms",
+        "--settle",
+        "100ms",
+        "-c",
+        "1",
+        "-u",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let (mut child, web) = spawn_watched(&args);
+    let (steps, _) = Events::open(web).steps(2);
+    let targets: Vec<_> = steps.iter().map(|s| s["target"].clone()).collect();
+    assert_eq!(targets, ["a", "b"], "{steps:?}");
+    assert_eq!(steps[1]["offered"], 100.0);
+    assert!(steps[1]["achieved"].as_f64().unwrap() > 0.0, "{}", steps[1]);
+    let status = exit_within(&mut child, started, "blast compare did not end");
+    assert!(status.success(), "{status:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["targets"].as_array().unwrap().len(), 2, "{report}");
+}
