@@ -185,8 +185,9 @@ impl std::fmt::Display for TargetError {
 impl std::error::Error for TargetError {}
 
 /// Every target's plan is built once before the first run, so a bad target is refused
-/// before any measurement rather than after the first target's.
-fn validate(c: &CompareSettings, runner: &Runner) -> Result<(), TargetError> {
+/// before any measurement rather than after the first target's (and before a dashboard
+/// serves it).
+pub fn validate(c: &CompareSettings, runner: &Runner) -> Result<(), TargetError> {
     for t in &c.targets {
         let s = for_target(&c.search, t);
         runner
@@ -209,8 +210,10 @@ pub enum Progress<'a> {
     },
     /// A target's run at the common rate starts.
     Common { rate: f64, target: &'a NamedTarget },
-    /// A step of a limit search was judged.
+    /// A step of a limit search (or the run at the common rate) was judged.
     Step(&'a limit::step::Step),
+    /// A fixed run was measured.
+    Measured(&'a StepStats),
 }
 
 /// Every round over every target in rotated order; in fixed mode each target's results
@@ -246,6 +249,7 @@ fn run_rounds(
                 }
                 Mode::Fixed => match fixed_run(&settings, runner)? {
                     Some((stats, r)) => {
+                        progress(Progress::Measured(&stats));
                         merge_into(&mut merged[i], r);
                         RoundResult::Fixed(stats)
                     }
@@ -277,6 +281,7 @@ fn run_at_common_rate(
         runner.pause(c.settle);
         progress(Progress::Common { rate, target });
         let st = limit::run_step(&for_target(&c.search, target), runner, rate, &[])?;
+        progress(Progress::Step(&st));
         t.common = (st.verdict != Verdict::Interrupted).then_some(st.stats);
     }
     Ok(())

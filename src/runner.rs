@@ -3,7 +3,8 @@
 //! `Plan → coordinator → Results` path; after it the runner waits for the server to drain
 //! what the run left in flight, so the next run does not inherit its backlog; pauses end
 //! at once on Ctrl-C. This is the whole API the studies share: none of them reaches into
-//! another's helpers.
+//! another's helpers. A watcher (the web dashboard, set by the command layer) may be given
+//! a [`SinkFactory`]: each run's closed seconds then go to the sink it makes for that run.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,18 +19,48 @@ pub const MAX_DRAIN: Duration = Duration::from_secs(10);
 /// A pause is slept in slices this long so Ctrl-C still ends it at once.
 const PAUSE_SLICE: Duration = Duration::from_millis(50);
 
+/// Makes the sink that sees one run's closed seconds, called as each run starts (so the
+/// watcher knows where every run begins). The runner knows nothing of what is behind it.
+#[derive(Clone)]
+pub struct SinkFactory(Arc<dyn Fn(&Plan) -> coordinator::SecondSink + Send + Sync>);
+
+impl SinkFactory {
+    pub fn new(make: impl Fn(&Plan) -> coordinator::SecondSink + Send + Sync + 'static) -> Self {
+        SinkFactory(Arc::new(make))
+    }
+}
+
+impl std::fmt::Debug for SinkFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SinkFactory")
+    }
+}
+
 /// Runs plans on this machine's cores until `stop` is set.
 #[derive(Clone, Debug)]
 pub struct Runner {
     available: Vec<usize>,
     stop: Arc<AtomicBool>,
+    sinks: Option<SinkFactory>,
 }
 
 impl Runner {
     /// A runner over the cores `available` (ids the process may pin to); setting `stop`
     /// (Ctrl-C) ends the current run early and every later run and pause at once.
     pub fn new(available: Vec<usize>, stop: Arc<AtomicBool>) -> Self {
-        Runner { available, stop }
+        Runner {
+            available,
+            stop,
+            sinks: None,
+        }
+    }
+
+    /// This runner, with every run's seconds going to a sink `sinks` makes for it.
+    pub fn watched(self, sinks: SinkFactory) -> Self {
+        Runner {
+            sinks: Some(sinks),
+            ..self
+        }
     }
 
     /// True once the runs should end.
@@ -63,7 +94,11 @@ impl Runner {
         if self.stopped() {
             return None;
         }
-        let r = coordinator::run(plan, self.stop.clone());
+        let hooks = coordinator::Hooks {
+            sink: self.sinks.as_ref().map(|make| (make.0)(&plan)),
+            steering: None,
+        };
+        let r = coordinator::run_with(plan, self.stop.clone(), hooks);
         self.pause(drain_time(&r));
         Some(r)
     }

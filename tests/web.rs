@@ -3,7 +3,7 @@
 //! no CSRF token, GET on a state-changing path, a bad form value) is checked to start
 //! nothing, next to the one good request that does. Also: a hung browser never slows the
 //! coordinator's sink, and `/metrics` passes `promtool check metrics`.
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -519,17 +519,7 @@ fn stop_on_the_page_of_a_command_line_run_ends_it_early() {
         "",
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("blast did not stop from the page");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, started, "blast did not stop from the page");
     assert!(status.success(), "{status:?}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -622,4 +612,240 @@ fn edits_go_to_the_runs_load_control_and_are_logged() {
     assert_eq!(state["edits"][0]["what"], "users → 3 at 2/s");
     assert_eq!(state["edits"].as_array().unwrap().len(), 1);
     assert_eq!(send(addr, "POST", "/api/stop", &h, "").status, 200);
+}
+
+/// How long a command-line run or study under test may take before it is killed.
+const PROCESS_LIMIT: Duration = Duration::from_secs(30);
+
+/// The child's exit status, or a kill and a panic saying `why` once `PROCESS_LIMIT` passed.
+fn exit_within(
+    child: &mut std::process::Child,
+    started: Instant,
+    why: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if started.elapsed() > PROCESS_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `blast ARGS --web=127.0.0.1:0 -q` against nothing in particular: the child and the
+/// dashboard's address, read from the line it prints on stderr (the rest is drained).
+fn spawn_watched(args: &[String]) -> (std::process::Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .args(["-q", "--web=127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start blast");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("dashboard at http://") {
+                let addr = line[at + 20..].trim_end_matches('/').to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(IO_TIMEOUT)
+        .expect("blast printed its dashboard");
+    (child, addr.parse().expect("an address"))
+}
+
+/// The dashboard's event stream, one `(event, data)` at a time.
+struct Events(BufReader<TcpStream>);
+
+impl Events {
+    fn open(addr: SocketAddr) -> Self {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let req = format!(
+            "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            addr.port()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            r.read_line(&mut line).expect("the stream's head");
+        }
+        Events(r)
+    }
+
+    /// The next event; None when the stream ended (the process exited).
+    fn next(&mut self) -> Option<(String, serde_json::Value)> {
+        let (mut name, mut data) = (String::new(), None);
+        loop {
+            let mut line = String::new();
+            if self.0.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.trim().to_owned();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data = Some(serde_json::from_str(d).expect("JSON data"));
+            } else if line.trim().is_empty() {
+                if let Some(d) = data.take() {
+                    return Some((name, d));
+                }
+            }
+        }
+    }
+
+    /// The steps judged so far (the first state's and each step event's) once `want` of
+    /// them arrived, and how many seconds came in between.
+    fn steps(&mut self, want: usize) -> (Vec<serde_json::Value>, usize) {
+        let (mut steps, mut seconds) = (Vec::new(), 0);
+        while steps.len() < want {
+            match self.next() {
+                Some((n, d)) if n == "state" && steps.is_empty() => {
+                    steps = d["steps"].as_array().cloned().unwrap_or_default();
+                }
+                Some((n, d)) if n == "step" => steps.push(d),
+                Some((n, _)) if n == "second" => seconds += 1,
+                Some(_) => {}
+                None => panic!("the stream ended after {} steps", steps.len()),
+            }
+        }
+        (steps, seconds)
+    }
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("blast-web-{}-{name}", std::process::id()))
+}
+
+fn builtin_target() -> SocketAddr {
+    let serve = blast::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+    };
+    blast::serve::spawn(&serve).expect("built-in target")
+}
+
+/// `blast limit --web`: each run's seconds and each judged step reach the page as they
+/// happen, and Stop (a same-origin POST with the CSRF token) ends the search as Ctrl-C
+/// does: interrupted, long before its 30 steps, with every report written.
+#[test]
+fn stop_on_the_page_of_blast_limit_ends_the_search_with_its_reports() {
+    const MAX_STEPS: usize = 30;
+    let target = builtin_target();
+    let (json, csv) = (temp_file("limit.json"), temp_file("limit.csv"));
+    let started = Instant::now();
+    let args: Vec<String> = [
+        "limit",
+        &format!("http://{target}/health"),
+        "--start-rate",
+        "100",
+        "--step",
+        "500ms",
+        "--warmup",
+        "200ms",
+        "--precision",
+        "0.1%",
+        "--max-steps",
+        &MAX_STEPS.to_string(),
+        "-c",
+        "1",
+        "-u",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let (mut child, web) = spawn_watched(&args);
+    let (steps, seconds) = Events::open(web).steps(2);
+    assert!(seconds > 0, "the runs' seconds stream between steps");
+    assert_eq!(steps[0]["offered"], 100.0);
+    // Judged, whatever the verdict on a busy machine; then the search went on.
+    let judged = ["sustainable", "unsustainable", "client_limit"];
+    assert!(
+        judged.contains(&steps[0]["verdict"].as_str().unwrap()),
+        "{}",
+        steps[0]
+    );
+    assert!(steps[1]["t"].as_f64() > steps[0]["t"].as_f64(), "{steps:?}");
+    let r = send(
+        web,
+        "POST",
+        "/api/stop",
+        &[("Origin", &origin(web)), ("X-CSRF-Token", &csrf(web, &[]))],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let status = exit_within(
+        &mut child,
+        started,
+        "blast limit did not stop from the page",
+    );
+    // 0 with a limit, 1 without one (a busy machine may hold no rate): not a usage error.
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    let _ = (std::fs::remove_file(&json), std::fs::remove_file(&csv));
+    assert_eq!(report["ended"], "interrupted");
+    let judged = report["steps"].as_array().unwrap().len();
+    assert!((2..MAX_STEPS).contains(&judged), "{judged} steps");
+    assert_eq!(rows, judged + 1, "the CSV has a row per step");
+}
+
+/// `blast compare --web`: each target's run streams to the page and becomes a row of the
+/// steps table, named for its target, and the comparison ends with its report written.
+#[test]
+fn blast_compare_shows_each_targets_run_as_it_is_measured() {
+    let target = builtin_target();
+    let url = format!("http://{target}/health");
+    let json = temp_file("compare.json");
+    let started = Instant::now();
+    let args: Vec<String> = [
+        "compare",
+        "--target",
+        &format!("a={url}"),
+        "--target",
+        &format!("b={url}"),
+        "-R",
+        "100",
+        "-d",
+        "500ms",
+        "--warmup",
+        "200ms",
+        "--settle",
+        "100ms",
+        "-c",
+        "1",
+        "-u",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let (mut child, web) = spawn_watched(&args);
+    let (steps, _) = Events::open(web).steps(2);
+    let targets: Vec<_> = steps.iter().map(|s| s["target"].clone()).collect();
+    assert_eq!(targets, ["a", "b"], "{steps:?}");
+    assert_eq!(steps[1]["offered"], 100.0);
+    assert!(steps[1]["achieved"].as_f64().unwrap() > 0.0, "{}", steps[1]);
+    let status = exit_within(&mut child, started, "blast compare did not end");
+    assert!(status.success(), "{status:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["targets"].as_array().unwrap().len(), 2, "{report}");
 }

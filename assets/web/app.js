@@ -7,6 +7,7 @@
   // Columns for uPlot: t, req/s, failures/s, p50, p95, p99, users.
   const data = [[], [], [], [], [], [], []];
   let edits = [];
+  let steps = [];
   let charts = [];
   let state = null;
 
@@ -29,7 +30,7 @@
   function buildCharts() {
     for (const c of charts) c.u.destroy();
     const hosts = { rps: $("chart-rps"), latency: $("chart-latency"), users: $("chart-users") };
-    charts = window.blastCharts.build(hosts, data, chartWidth(), () => edits);
+    charts = window.blastCharts.build(hosts, data, chartWidth(), () => edits.concat(steps.map(stepMark)));
   }
   function redraw() {
     for (const c of charts) c.u.setData(c.pick());
@@ -78,6 +79,27 @@
     $("head-users").textContent = f.point[6];
   }
 
+  // A study's steps (blast limit, blast compare): one row each, one marker each.
+  function stepMark(st, i) {
+    return { t: st.t, kind: "step", verdict: st.verdict, label: "#" + (i + 1) + (st.label ? " " + st.label : "") };
+  }
+  function stepRow(st, i) {
+    const tr = document.createElement("tr");
+    const l = st.latency_ms || {};
+    tr.append(text("td", i + 1, "n"), text("td", st.target),
+      text("td", fmt(st.offered, 1), "n"), text("td", fmt(st.achieved, 1), "n"),
+      text("td", fmt(l.p50), "n"), text("td", fmt(l.p95), "n"), text("td", fmt(l.p99), "n"),
+      text("td", st.failures, "n"), text("td", fmt(100 * st.failure_share, 2), "n"),
+      text("td", st.label || "measured"), text("td", st.reasons.join("; ")));
+    tr.className = "verdict-" + (st.verdict || "none");
+    return tr;
+  }
+  function showSteps() {
+    $("steps-tab").hidden = !(state && state.study);
+    $("steps").tBodies[0].replaceChildren(...steps.map(stepRow));
+    $("n-steps").textContent = steps.length ? "(" + steps.length + ")" : "";
+  }
+
   // ---- state --------------------------------------------------------------------------
   function planLine(p) {
     if (!p) return "";
@@ -87,6 +109,7 @@
     const parts = [p.url, p.scenario ? "scenario " + p.scenario : p.method, load,
       "pipeline " + p.pipeline, p.workers + " workers", "driver " + p.driver,
       p.duration == null ? "until stopped" : p.duration + " s"];
+    if (state && state.study) parts.unshift(state.study);
     return parts.join(" \u00b7 ");
   }
   function fillDefaults(s) {
@@ -115,6 +138,8 @@
     for (const col of data) col.length = 0;
     for (const p of s.points) addPoint(p);
     edits = s.edits.slice();
+    steps = (s.steps || []).slice();
+    showSteps();
     showFrame(s.latest && s.latest.rows ? s.latest : null);
     if (!charts.length && s.phase !== "idle") buildCharts();
     redraw();
@@ -186,8 +211,13 @@
     edits.push(JSON.parse(e.data));
     redraw();
   });
+  es.addEventListener("step", (e) => {
+    steps.push(JSON.parse(e.data));
+    showSteps();
+    redraw();
+  });
   es.onerror = () => { $("phase").textContent = "disconnected"; };
 
   // For tests and the curious: what the charts hold.
-  window.blast = { data, edits: () => edits, state: () => state, redraw };
+  window.blast = { data, edits: () => edits, steps: () => steps, state: () => state, redraw };
 })();

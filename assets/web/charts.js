@@ -1,24 +1,33 @@
 // The over-time charts, drawn with uPlot: shared by the live dashboard and the HTML report, so
 // a saved report looks like the last frame of the live page. `data` is columnar: t, req/s,
 // failures/s, p50, p95, p99 (ms), users; `edits()` returns the change log ({t, what}) drawn
-// as dashed markers.
+// as dashed markers, and on the dashboard a study's steps ({t, kind: "step", verdict, label}).
 "use strict";
 window.blastCharts = (function () {
   const HEIGHT = 260;
+  // Edits are dashed orange lines; a study's steps (`kind: "step"`) solid lines coloured by
+  // verdict, each with its short label at the top.
+  const STEP_COLOURS = { sustainable: "#2ca02c", unsustainable: "#d62728", client_limit: "#9467bd" };
   function markers(edits) {
     return {
       hooks: {
         draw: [(u) => {
           const ctx = u.ctx;
           ctx.save();
-          ctx.strokeStyle = "#b06000";
-          ctx.setLineDash([4, 4]);
+          ctx.font = Math.round(11 * devicePixelRatio) + "px sans-serif";
           for (const e of edits()) {
+            const step = e.kind === "step";
             const x = Math.round(u.valToPos(e.t, "x", true));
+            ctx.strokeStyle = step ? (STEP_COLOURS[e.verdict] || "#777") : "#b06000";
+            ctx.setLineDash(step ? [] : [4, 4]);
             ctx.beginPath();
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
+            if (e.label) {
+              ctx.fillStyle = ctx.strokeStyle;
+              ctx.fillText(e.label, x + 3, u.bbox.top + 12 * devicePixelRatio);
+            }
           }
           ctx.restore();
         }],

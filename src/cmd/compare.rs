@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::args::{LoadArgs, SearchArgs, StudyFiles};
+use super::ui::WebArgs;
 use super::Files;
 use crate::compare::{self, CompareSettings, Mode, NamedTarget, Progress};
 use crate::os;
@@ -15,6 +16,7 @@ use crate::plan::DEFAULT_DURATION;
 use crate::report;
 use crate::runner::Runner;
 use crate::units::parse_duration;
+use crate::web::StudyView;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,6 +53,8 @@ pub struct CompareArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub files: StudyFiles,
+    #[command(flatten)]
+    pub web: super::ui::WebArgs,
 }
 
 impl CompareArgs {
@@ -91,14 +95,28 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     args.files.check()?;
     let quiet = args.load.quiet;
     let paths = args.files.clone();
+    let web = args.web.clone();
     let c = args.settings()?;
     let stop = Arc::new(AtomicBool::new(false));
     os::install_ctrl_c(stop.clone()).context("installing the Ctrl-C handler")?;
-    let runner = Runner::new(os::available_cores(), stop);
+    let mut runner = Runner::new(os::available_cores(), stop.clone());
+    let view = watch(&web, &c, &runner, stop)?;
+    if let Some(v) = &view {
+        runner = runner.watched(v.sinks());
+    }
     let reserve = os::FdReserve::hold();
+    let mut target: Option<String> = None;
     let comparison = compare::compare(&c, &runner, &mut |p| {
-        if !quiet {
-            eprintln!("{}", progress_line(&p));
+        if let Some(line) = progress_line(&p).filter(|_| !quiet) {
+            eprintln!("{line}");
+        }
+        match (&p, &view) {
+            (Progress::Round { target: t, .. } | Progress::Common { target: t, .. }, _) => {
+                target = Some(t.name.clone());
+            }
+            (Progress::Step(s), Some(v)) => v.step(target.as_deref(), s),
+            (Progress::Measured(s), Some(v)) => v.measured(target.as_deref(), s),
+            _ => {}
         }
     })?;
     drop(reserve);
@@ -107,11 +125,40 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     files.write(&paths.json, |p| report::compare::write_json(&comparison, p));
     files.write(&paths.csv, |p| report::compare::write_csv(&comparison, p));
     files.write(&paths.html, |p| report::compare::write_html(&comparison, p));
+    if let Some(v) = &view {
+        v.finish();
+    }
     Ok(files.finish().unwrap_or(ExitCode::SUCCESS))
 }
 
-fn progress_line(p: &Progress<'_>) -> String {
-    match p {
+/// The dashboard showing the comparison, with `--web` or `--metrics-only`, once every
+/// target's plan is known to be good; its header shows the first target's plan until the
+/// first run starts.
+fn watch(
+    web: &WebArgs,
+    c: &CompareSettings,
+    runner: &Runner,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<Arc<StudyView>>> {
+    compare::validate(c, runner)?;
+    let Some(dashboard) = web.open()? else {
+        return Ok(None);
+    };
+    let mut base = c.search.base.clone();
+    base.url = c.targets.first().map(|t| t.url.clone());
+    let plan = runner.plan(
+        &base,
+        base.rate.or(Some(1.0)),
+        c.search.warmup,
+        c.search.step,
+    )?;
+    let names: Vec<&str> = c.targets.iter().map(|t| t.name.as_str()).collect();
+    let title = format!("blast compare: {}", names.join(" vs "));
+    Ok(Some(dashboard.watch_study(&plan, title, stop)))
+}
+
+fn progress_line(p: &Progress<'_>) -> Option<String> {
+    Some(match p {
         Progress::Round { round, of, target } => format!(
             "blast compare: round {round} of {of}: {} ({})",
             target.name,
@@ -122,5 +169,6 @@ fn progress_line(p: &Progress<'_>) -> String {
             target.name
         ),
         Progress::Step(s) => report::limit::step_line(s),
-    }
+        Progress::Measured(_) => return None,
+    })
 }

@@ -38,6 +38,8 @@ pub struct LimitArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub files: StudyFiles,
+    #[command(flatten)]
+    pub web: super::ui::WebArgs,
 }
 
 /// Runs `blast limit`.
@@ -48,24 +50,35 @@ pub fn run(args: LimitArgs) -> Result<ExitCode> {
         .search
         .settings(args.load.into_input(args.target.url())?)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let runner = Runner::new(os::available_cores(), stop.clone());
+    let mut runner = Runner::new(os::available_cores(), stop.clone());
     let first = runner.plan(&settings.base, Some(1.0), settings.warmup, settings.step)?;
+    let dashboard = args.web.open()?;
     let fd_note = os::raise_fd_limit(first.load.connections());
     for note in first.notes.iter().chain(&fd_note) {
         eprintln!("blast: {note}");
     }
-    os::install_ctrl_c(stop).context("installing the Ctrl-C handler")?;
+    os::install_ctrl_c(stop.clone()).context("installing the Ctrl-C handler")?;
+    let title = format!(
+        "blast limit: {} under {}",
+        first.target.url,
+        settings.slo.describe()
+    );
     if !quiet {
-        eprintln!(
-            "blast limit: {} under {}",
-            first.target.url,
-            settings.slo.describe()
-        );
+        eprintln!("{title}");
+    }
+    let view = dashboard
+        .as_ref()
+        .map(|d| d.watch_study(&first, title, stop));
+    if let Some(v) = &view {
+        runner = runner.watched(v.sinks());
     }
     let reserve = os::FdReserve::hold();
     let outcome = limit::drive::search(&settings, &runner, |s| {
         if !quiet {
             eprintln!("{}", render::step_line(s));
+        }
+        if let Some(v) = &view {
+            v.step(None, s);
         }
     })?;
     drop(reserve);
@@ -79,6 +92,9 @@ pub fn run(args: LimitArgs) -> Result<ExitCode> {
     files.write(&args.files.html, |p| {
         render::write_html(&header, &outcome, p)
     });
+    if let Some(v) = &view {
+        v.finish();
+    }
     if let Some(failed) = files.finish() {
         return Ok(failed);
     }

@@ -61,6 +61,10 @@ struct Run {
     points: Vec<Value>,
     latest: Value,
     edits: Vec<Value>,
+    /// A study's judged steps (`blast limit`, `blast compare`), each with its chart time.
+    steps: Vec<Value>,
+    /// What the study is, for the header; None for a single run.
+    study: Option<String>,
     metrics: Metrics,
     /// The totals and seconds so far, for downloads while it runs.
     totals: Option<Merged>,
@@ -79,6 +83,8 @@ impl Run {
             points: Vec::new(),
             latest: Value::Null,
             edits: Vec::new(),
+            steps: Vec::new(),
+            study: None,
             metrics: Metrics::default(),
             totals: None,
             timeline: Vec::new(),
@@ -127,6 +133,8 @@ impl Shared {
             "points": run.points,
             "latest": run.latest,
             "edits": run.edits,
+            "steps": run.steps,
+            "study": run.study,
             "scenarios": ui.map(|u| u.scenarios.iter().map(|c| c.name.clone()).collect::<Vec<_>>()),
             "defaults": ui.map(|u| json!({
                 "url": u.base.url,
@@ -173,22 +181,49 @@ impl Shared {
         stop: Arc<AtomicBool>,
         control: ControlSlot,
     ) -> Sink {
+        self.open(plan.info(), stop, control, None);
+        self.sink(plan, 0.0)
+    }
+
+    /// Shows a new run, or a study of many (`study` says what it is), stoppable by `stop`.
+    pub fn open(
+        &self,
+        info: PlanInfo,
+        stop: Arc<AtomicBool>,
+        control: ControlSlot,
+        study: Option<String>,
+    ) {
+        let mut run = self.lock();
+        *run = Run {
+            phase: Phase::Running,
+            plan: Some(info),
+            stop: Some(stop),
+            control,
+            study,
+            ..Run::idle()
+        };
+        self.publish_state(&run);
+    }
+
+    /// A study's next run of `plan` begins: the header, table and downloads show it from now.
+    pub fn next_run(&self, plan: &Plan) {
+        let mut run = self.lock();
+        run.plan = Some(plan.info());
+        run.totals = None;
+        run.timeline.clear();
+        run.started_at = SystemTime::now();
+        self.publish_state(&run);
+    }
+
+    /// The sink for one run of `plan`, its seconds drawn `offset_s` after the shown run (or
+    /// study) began, so a study's runs follow each other on one time axis.
+    pub fn sink(self: &Arc<Self>, plan: &Plan, offset_s: f64) -> Sink {
         let info = plan.info();
-        {
-            let mut run = self.lock();
-            *run = Run {
-                phase: Phase::Running,
-                plan: Some(info.clone()),
-                stop: Some(stop),
-                control,
-                ..Run::idle()
-            };
-            self.publish_state(&run);
-        }
         let shared = self.clone();
         let mut sent_before = 0;
         Box::new(move |second: &Second, totals: &Merged| {
-            let f = frame::second_frame(second, totals, &info.tasks);
+            let mut f = frame::second_frame(second, totals, &info.tasks);
+            f["point"][0] = json!(offset_s + second.elapsed_s);
             let metrics = Metrics::observe(second, totals, &info.tasks, &info.load, sent_before);
             sent_before = totals.sent;
             let mut run = shared.lock();
@@ -199,6 +234,21 @@ impl Shared {
             run.timeline.push(second.clone());
             shared.hub.publish(&event("second", &f));
         })
+    }
+
+    /// A study judged a step: a row of its table and a marker on the charts.
+    pub fn step(&self, entry: Value) {
+        let mut run = self.lock();
+        run.steps.push(entry.clone());
+        self.hub.publish(&event("step", &entry));
+    }
+
+    /// A study is over (its reports written): the last run stays for downloads.
+    pub fn end_study(&self) {
+        let mut run = self.lock();
+        run.phase = Phase::Finished;
+        run.stop = None;
+        self.publish_state(&run);
     }
 
     /// The run is over: keep its results for downloads and tell the pages.

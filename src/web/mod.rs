@@ -10,7 +10,8 @@
 //! Files: `server` (HTTP over std::net), `security` (token, Host, Origin, CSRF), `routes`,
 //! `stream` (per-client queues), `frame` (the page's per-second JSON), `metrics`
 //! (exposition text), `form` (start/edit forms → `Plan`), `dashboard` (state), `control`
-//! (launcher and load-control seams), `page` (embedded files). Its flags live in `cmd::ui`.
+//! (launcher and load-control seams), `page` (embedded files), `study` (`blast limit` and
+//! `blast compare` shown run by run, step by step). Its flags live in `cmd::ui`.
 mod control;
 mod dashboard;
 mod form;
@@ -21,6 +22,7 @@ mod routes;
 pub mod security;
 mod server;
 pub mod stream;
+mod study;
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 pub use control::{ControlSlot, Edit, Launch, Launcher, LoadControl, Sink};
 pub use dashboard::{Mode, Phase, UiSetup};
 pub use form::{scenario_choices, ScenarioChoice, StartForm};
+pub use study::StudyView;
 
 use crate::plan::Plan;
 use crate::results::Results;
@@ -93,6 +96,12 @@ impl Dashboard {
     /// Shows a command-line run: the sink to hand the coordinator (`coordinator::Hooks::sink`).
     pub fn attach(&self, plan: &Plan, stop: Arc<AtomicBool>) -> Sink {
         self.shared.begin(plan, stop, ControlSlot::default())
+    }
+
+    /// Shows a study (`blast limit`, `blast compare`) described by `title` whose first plan is
+    /// `plan`: its runner's runs and its steps go to the view; Stop sets `stop`.
+    pub fn watch_study(&self, plan: &Plan, title: String, stop: Arc<AtomicBool>) -> Arc<StudyView> {
+        Arc::new(StudyView::open(self.shared.clone(), plan, title, stop))
     }
 
     /// The run is over: its results become the downloads.
