@@ -1,14 +1,10 @@
-//! Latency by batch size (`repeat` bodies): the text table and the JSON rows. A batch
+//! Latency by batch size (`repeat` bodies): the text table (the JSON rows are in `json.rs`). A batch
 //! predict's latency depends on how many rows it scores, so the reports show each size
 //! bucket apart (1, 2–3, 4–7, …) next to the task's overall figures.
 use std::fmt::Write as _;
 
-use serde_json::{json, Value};
-
-use super::LatencySummary;
 use crate::results::Results;
-use crate::stats::batch::{BatchBucket, ByBatch};
-use crate::stats::compact::encode;
+use crate::stats::batch::BatchBucket;
 use crate::units::ms;
 
 /// The sizes a bucket saw: "1", "2-3", "5-7".
@@ -47,19 +43,4 @@ pub fn text(out: &mut String, r: &Results) {
             );
         }
     }
-}
-
-/// A task's buckets as JSON rows, each with its histogram so a saved report reloads exactly.
-pub fn json(batches: &ByBatch) -> Value {
-    let rows = batches.0.iter().map(|b| {
-        let (lo, hi) = b.rows;
-        json!({
-            "rows_min": lo,
-            "rows_max": hi,
-            "responses": b.responses,
-            "latency_ms": super::json::latency_ms(LatencySummary::of(&b.latency)),
-            "histogram": encode(&b.latency),
-        })
-    });
-    Value::Array(rows.collect())
 }

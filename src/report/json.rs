@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use super::LatencySummary;
 use crate::load::Load;
 use crate::results::Results;
+use crate::stats::batch::ByBatch;
 use crate::stats::compact::encode;
 use crate::stats::{cpu, late_count, Compact, Point, LATE_AFTER_US};
 use crate::units::per_second;
@@ -20,7 +21,7 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-pub(super) fn latency_ms(l: Option<LatencySummary>) -> Value {
+fn latency_ms(l: Option<LatencySummary>) -> Value {
     match l {
         None => Value::Null,
         Some(l) => json!({
@@ -129,7 +130,23 @@ fn tasks(r: &Results, secs: f64) -> Value {
             "failure_messages": t.failure_messages.iter().map(|(m, n)| (m.clone(), json!(n))).collect::<Map<_, _>>(),
             "histogram": encode(&t.latency),
             "service_histogram": encode(&t.service),
-            "batches": super::batch::json(&t.batches),
+            "batches": batches(&t.batches),
+        })
+    });
+    Value::Array(rows.collect())
+}
+
+/// A task's latency by batch size, each bucket with its histogram so a saved report
+/// reloads exactly.
+fn batches(batches: &ByBatch) -> Value {
+    let rows = batches.0.iter().map(|b| {
+        let (lo, hi) = b.rows;
+        json!({
+            "rows_min": lo,
+            "rows_max": hi,
+            "responses": b.responses,
+            "latency_ms": latency_ms(LatencySummary::of(&b.latency)),
+            "histogram": encode(&b.latency),
         })
     });
     Value::Array(rows.collect())
