@@ -9,7 +9,6 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 
 use super::flow::{Done, Flow, Redirect};
-use super::hop;
 use super::shared::Shared;
 use super::source::Pick;
 use super::stale::{self, Peek};
@@ -242,17 +241,18 @@ impl Conn {
     }
 
     /// The queued hop goes to another origin: it and every hop after it there go out on a
-    /// connection opened for them (`hop`), until the chain ends or comes back to the
-    /// target, whose hop then goes out on the user's own connection, still open unless
-    /// its server closed it. Some(end) when that connection is over.
+    /// connection opened for them (`transport::connect_away`), until the chain ends or
+    /// comes back to the target, whose hop then goes out on the user's own connection,
+    /// still open unless its server closed it. Some(end) when that connection is over.
     async fn away(&mut self, w: &Shared) -> Option<End> {
         let closed = std::mem::take(&mut self.closed_behind);
+        let left = Instant::now();
         let own = std::mem::replace(&mut self.rbuf, Vec::with_capacity(READ_BUF_MIN));
         self.retryable = false;
         while !self.inflight.is_empty() {
             let Some(to) = self.flow.away() else { break };
             self.carry = false;
-            match hop::connect(w, to).await {
+            match transport::connect_away(w, to).await {
                 Ok(mut stream) => self.exchange(w, &mut stream).await,
                 Err(kind) => {
                     self.wbuf.clear();
@@ -265,6 +265,8 @@ impl Conn {
             self.flow.end_chain();
         }
         self.rbuf = own;
+        // The user's own connection sat idle meanwhile (its server may have timed it out).
+        self.idle_since = left;
         // A connection elsewhere that closed behind a hop back here is gone already.
         self.closed_behind = false;
         self.carry = closed && !self.inflight.is_empty();

@@ -1,9 +1,11 @@
-//! Redirect hops to another origin (another host, port, or scheme): such a hop goes out on
-//! a connection opened to that origin for it, plain or TLS with that origin's name for SNI
-//! and the certificate check, while the user's own connection to the target stays open for
-//! its next task. Resolving a name blocks the worker's thread, so each worker resolves an
-//! origin once and keeps the answer, a failure included (a name that does not resolve is
-//! the error `redirect_unresolved` of each task sent there, never a retry loop).
+//! Redirect hops to another origin (another host, port, or scheme): where such a hop goes.
+//! It goes out on a connection opened to that origin for it (`transport::connect_away`),
+//! plain or TLS with that origin's name for SNI and the certificate check, while the
+//! user's own connection to the target stays open for its next task (`conn`). Resolving a
+//! name blocks the worker's thread, so each worker resolves an origin once and keeps the
+//! answer, a failure included (a name that does not resolve is the error
+//! `redirect_unresolved` of each task sent there, never a retry loop). Imports nothing of
+//! the engine: the flow, the worker's shared state and the transport all use it.
 //!
 //! Costs: nothing for a task that never leaves the target's origin; a hop elsewhere pays
 //! a connection (and a handshake) like a browser's first request to a new host.
@@ -11,8 +13,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use rustls::pki_types::ServerName;
 
-use super::shared::Shared;
-use super::transport::{self, Stream};
 use crate::http::redirect::{Origin, RedirectError};
 use crate::results::kind;
 use crate::target;
@@ -47,10 +47,10 @@ impl Away {
 
 /// Where connections to an origin go.
 #[derive(Debug, Clone)]
-struct Dial {
-    addr: SocketAddr,
+pub struct Dial {
+    pub addr: SocketAddr,
     /// SNI and the name its certificate is checked against.
-    server_name: ServerName<'static>,
+    pub server_name: ServerName<'static>,
 }
 
 /// One worker's resolved origins (or why one cannot be reached).
@@ -61,7 +61,7 @@ pub struct Origins {
 
 impl Origins {
     /// Where `to` is, resolved on first use.
-    fn dial(&mut self, to: &Away) -> Result<Dial, &'static str> {
+    pub fn dial(&mut self, to: &Away) -> Result<Dial, &'static str> {
         let same = |k: &Away| k.tls == to.tls && k.authority.eq_ignore_ascii_case(&to.authority);
         if let Some((_, dial)) = self.known.iter().find(|(k, _)| same(k)) {
             return dial.clone();
@@ -91,24 +91,6 @@ fn resolve(to: &Away) -> Result<Dial, &'static str> {
         .and_then(|mut addrs| addrs.next())
         .ok_or(kind::REDIRECT_UNRESOLVED)?;
     Ok(Dial { addr, server_name })
-}
-
-/// Opens a connection to `to` for a hop; a failure is the error kind the hop's task is
-/// counted under.
-pub async fn connect(w: &Shared, to: &Away) -> Result<Stream, &'static str> {
-    let dial = w.origins.borrow_mut().dial(to)?;
-    let tls = match to.tls {
-        false => None,
-        true => Some(
-            w.plan
-                .redirect_tls
-                .as_deref()
-                .ok_or(RedirectError::UnsupportedScheme.name())?,
-        ),
-    };
-    let stream = transport::connect_to(w, dial.addr, tls.map(|c| (c, &dial.server_name))).await?;
-    w.rec.borrow_mut().connected();
-    Ok(stream)
 }
 
 #[cfg(test)]

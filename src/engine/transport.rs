@@ -14,7 +14,9 @@ use monoio::BufResult;
 use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
 
+use super::hop::Away;
 use super::shared::Shared;
+use crate::http::redirect::RedirectError;
 use crate::results::kind;
 use crate::tls::{self, TlsClient};
 use crate::tlsio::{tls_error, TlsStream};
@@ -48,6 +50,24 @@ impl std::os::fd::AsRawFd for Stream {
 pub async fn connect(w: &Shared) -> Result<Stream, &'static str> {
     let tls = w.plan.tls.as_deref().map(|c| (c, &c.server_name));
     connect_to(w, w.plan.target.addr, tls).await
+}
+
+/// Opens a connection for a redirect's hop to another origin, resolved once per worker
+/// (`hop`); a failure is the error kind the hop's task is counted under.
+pub async fn connect_away(w: &Shared, to: &Away) -> Result<Stream, &'static str> {
+    let dial = w.origins.borrow_mut().dial(to)?;
+    let tls = match to.tls {
+        false => None,
+        true => Some(
+            w.plan
+                .redirect_tls
+                .as_deref()
+                .ok_or(RedirectError::UnsupportedScheme.name())?,
+        ),
+    };
+    let stream = connect_to(w, dial.addr, tls.map(|c| (c, &dial.server_name))).await?;
+    w.rec.borrow_mut().connected();
+    Ok(stream)
 }
 
 /// Opens a connection to `addr`: TCP, then with `tls` the handshake with that client for
