@@ -120,6 +120,9 @@ pub struct Plan {
     pub phase: Duration,
     /// An https:// target's TLS client configuration, shared read-only by the workers.
     pub tls: Option<Arc<TlsClient>>,
+    /// The TLS client for redirects to https:// origins (built from the same flags): the
+    /// target's own, or for an http:// target one made when redirects may be followed.
+    pub redirect_tls: Option<Arc<TlsClient>>,
     /// False with `--no-keepalive`: each connection carries one request.
     pub keepalive: bool,
 }
@@ -254,7 +257,7 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()?;
         let target = Target::resolve_via(url, &connect_to)?;
         let mut notes = Vec::new();
-        let tls = tls_client(&target, &input.tls, &mut notes)?;
+        let (tls, redirect_tls) = tls_clients(&target, &input.tls, follows(&input), &mut notes)?;
         let shard = input.shard.unwrap_or(Shard::WHOLE);
         let (load, ramp) = load_model(&input)?;
         let phase = shard_phase(&load, ramp.is_some(), shard);
@@ -343,6 +346,7 @@ impl Plan {
             shard,
             phase,
             tls,
+            redirect_tls,
             keepalive: !input.no_keepalive,
         })
     }
@@ -616,24 +620,44 @@ fn shown_headers(
     }
 }
 
-/// The TLS client an https:// target needs; None for http:// (TLS flags are then noted as
-/// unused, not refused: `compare` may mix http and https targets).
-fn tls_client(
+/// The TLS client an https:// target needs, and the one redirects to https:// origins use.
+/// An http:// target has a client only for redirects, when it may follow any; otherwise
+/// its TLS flags are noted as unused, not refused (`compare` may mix http and https
+/// targets).
+fn tls_clients(
     target: &Target,
     opts: &TlsOptions,
+    follows: bool,
     notes: &mut Vec<String>,
-) -> Result<Option<Arc<TlsClient>>, PlanError> {
-    if !target.tls {
+) -> Result<(Option<Arc<TlsClient>>, RedirectTls), PlanError> {
+    if !target.tls && !follows {
         if opts.any() {
             notes.push("TLS flags unused: the target is http://".to_owned());
         }
-        return Ok(None);
+        return Ok((None, None));
     }
-    let client = TlsClient::build(opts, &target.server_name)?;
+    // Each redirect names its own server; an http:// target's name may be none TLS allows.
+    let name = match target.tls {
+        true => target.server_name.as_str(),
+        false => "localhost",
+    };
+    let client = Arc::new(TlsClient::build(opts, name)?);
     if client.insecure {
         notes.push(INSECURE_NOTE.to_owned());
     }
-    Ok(Some(Arc::new(client)))
+    let own = target.tls.then(|| client.clone());
+    Ok((own, Some(client)))
+}
+
+/// The TLS client for redirects to https:// origins, if any.
+type RedirectTls = Option<Arc<TlsClient>>;
+
+/// Whether any request of the run may follow a redirect.
+fn follows(input: &PlanInput) -> bool {
+    match &input.scenario {
+        Some(s) => (0..s.tasks.len()).any(|t| s.follow(t) > 0),
+        None => input.follow > 0,
+    }
 }
 
 /// `--no-keepalive`: every request says `Connection: close` (the user's own wins).

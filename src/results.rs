@@ -33,6 +33,8 @@ pub mod kind {
     pub const TLS_PROTOCOL: &str = "tls_protocol";
     /// A task's redirects went on past its `follow_redirects` (or `--follow`) limit.
     pub const TOO_MANY_REDIRECTS: &str = "too_many_redirects";
+    /// A redirect to another origin whose host name did not resolve.
+    pub const REDIRECT_UNRESOLVED: &str = "redirect_unresolved";
     /// Bytes arrived on a connection with no request in flight (a server that answers on
     /// connect, or twice): counted, the connection closed, never taken for a response.
     pub const UNSOLICITED: &str = "unsolicited_response";

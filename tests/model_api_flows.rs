@@ -12,7 +12,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -347,4 +347,173 @@ fn a_plain_run_follows_the_frameworks_trailing_slash_redirect() {
     let ctx = context(&server, &r, &out);
     assert!(no_errors(&r), "{ctx}");
     assert_eq!(r["status_codes"]["200"], 20, "{ctx}");
+}
+
+/// A keep-alive server that answers each request head with `reply(head)` and keeps every
+/// head it read (request line and fields), for redirects between servers.
+struct HeadServer {
+    addr: std::net::SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    accepted: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HeadServer {
+    fn start(reply: impl Fn(&str) -> String + Send + Sync + 'static) -> HeadServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (heads, accepted) = (Arc::default(), Arc::new(AtomicU64::new(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let reply = Arc::new(reply);
+        let (seen, count, done) = (Arc::clone(&heads), Arc::clone(&accepted), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if done.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(mut stream) = stream else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (seen, reply): (Arc<Mutex<Vec<String>>>, _) =
+                    (Arc::clone(&seen), Arc::clone(&reply));
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+                    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                            buf.drain(..end + 4);
+                            let answer = reply(&head);
+                            seen.lock().unwrap().push(head);
+                            if stream.write_all(answer.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        HeadServer {
+            addr,
+            heads,
+            accepted,
+            stop,
+        }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
+    fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for HeadServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+fn redirect_to(status: u16, location: &str) -> String {
+    format!("HTTP/1.1 {status} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n")
+}
+
+fn ok_reply() -> String {
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_owned()
+}
+
+/// How long the other origin takes to answer: the task's latency must include it.
+const ELSEWHERE_DELAY: Duration = Duration::from_millis(30);
+
+#[test]
+fn a_redirect_to_another_port_is_followed_there_and_the_users_connection_stays() {
+    let _g = support::shared();
+    let there = HeadServer::start(|_| {
+        std::thread::sleep(ELSEWHERE_DELAY);
+        ok_reply()
+    });
+    let location = format!("http://{}/final?x=1", there.addr);
+    let here = HeadServer::start(move |_| redirect_to(302, &location));
+    let target = url(here.addr, "/start");
+    let (r, out) = run_blast(&[&target, "--follow", "2", "-n", "6", "-u", "1", "-c", "1"]);
+    let ctx = format!("{}\n{r:#}", String::from_utf8_lossy(&out.stderr));
+    assert!(no_errors(&r), "{ctx}");
+    assert_eq!(r["status_codes"]["200"], 6, "{ctx}");
+    assert!(r["status_codes"]["302"].is_null(), "{ctx}");
+    let min_ms = r["latency_ms"]["min"].as_f64().unwrap();
+    assert!(min_ms >= ELSEWHERE_DELAY.as_secs_f64() * 1000.0, "{ctx}");
+    // The user's own connection carried every task; each hop went to the other port.
+    assert_eq!((here.heads().len(), here.accepted()), (6, 1), "{ctx}");
+    let heads = there.heads();
+    assert_eq!(heads.len(), 6, "{ctx}");
+    let host = format!("Host: {}", there.addr);
+    for head in &heads {
+        assert!(head.starts_with("GET /final?x=1 HTTP/1.1\r\n"), "{head}");
+        assert_eq!(
+            head.lines().filter(|l| l.starts_with("Host:")).count(),
+            1,
+            "{head}"
+        );
+        assert!(head.lines().any(|l| l == host), "{head}");
+    }
+}
+
+#[test]
+fn a_chain_that_comes_back_to_the_target_uses_the_users_own_connection() {
+    let _g = support::shared();
+    let back = Arc::new(Mutex::new(String::new()));
+    let to_back = Arc::clone(&back);
+    let there = HeadServer::start(move |_| redirect_to(307, &to_back.lock().unwrap()));
+    let location = format!("http://{}/x", there.addr);
+    let here = HeadServer::start(move |head| match head.starts_with("GET /back ") {
+        true => ok_reply(),
+        false => redirect_to(307, &location),
+    });
+    *back.lock().unwrap() = format!("http://{}/back", here.addr);
+    let (r, out) = run_blast(&[
+        &url(here.addr, "/start"),
+        "--follow",
+        "3",
+        "-n",
+        "4",
+        "-u",
+        "1",
+        "-c",
+        "1",
+    ]);
+    let ctx = format!("{}\n{r:#}", String::from_utf8_lossy(&out.stderr));
+    assert!(no_errors(&r), "{ctx}");
+    assert_eq!(r["status_codes"]["200"], 4, "{ctx}");
+    assert_eq!(there.heads().len(), 4, "{ctx}");
+    let heads = here.heads();
+    assert_eq!((heads.len(), here.accepted()), (8, 1), "{ctx}");
+    let host = format!("Host: {}", here.addr);
+    for head in heads.iter().filter(|h| h.starts_with("GET /back ")) {
+        assert!(head.lines().any(|l| l == host), "{head}");
+    }
+}
+
+#[test]
+fn a_redirect_to_a_closed_port_is_a_counted_error_and_the_run_goes_on() {
+    let _g = support::shared();
+    let location = format!("http://{}/", support::dead_port());
+    let here = HeadServer::start(move |_| redirect_to(302, &location));
+    let (r, out) = run_blast(&[
+        &url(here.addr, "/start"),
+        "--follow",
+        "3",
+        "-n",
+        "5",
+        "-u",
+        "1",
+        "-c",
+        "1",
+    ]);
+    let ctx = format!("{}\n{r:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(errors_of(&r, "connect_refused"), 5, "{ctx}");
+    assert_eq!(r["errors"].as_object().map(|m| m.len()), Some(1), "{ctx}");
+    assert_eq!((here.heads().len(), here.accepted()), (5, 1), "{ctx}");
 }

@@ -508,3 +508,39 @@ fn a_record_cut_mid_body_is_counted() {
     let r = assert_counted(port, "truncated", &[]);
     assert_eq!(uint(&r, "requests"), 0, "{r:#}");
 }
+
+#[test]
+fn an_http_redirect_to_https_is_followed_with_the_new_origins_name_and_the_cacert() {
+    let _g = support::shared();
+    let dir = Scratch::new("redirect-tls");
+    let (ca, cert, key) = blast::serve::tls::self_signed(&dir.0).unwrap();
+    let cfg = blast::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+    };
+    let config = blast::serve::tls::server_config(&cert, &key).unwrap();
+    let https = blast::serve::spawn_tls(&cfg, config).unwrap();
+    // Only the https server answers 200: the plain one redirects every request there.
+    let location = format!("https://localhost:{}/health", https.port());
+    let plain = support::Server::start(move |_| {
+        support::Reply::Send(
+            format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes(),
+        )
+    });
+    let target = support::url(plain.addr, "/start");
+    let ca = ca.to_string_lossy().into_owned();
+    let run = |extra: &[&str]| {
+        let mut args = vec![target.as_str(), "--follow", "2", "-n", "5", "-u", "1"];
+        args.extend_from_slice(&["-c", "1"]);
+        args.extend_from_slice(extra);
+        run_blast(&args).0
+    };
+    let r = run(&["--cacert", &ca]);
+    assert!(no_errors(&r), "{r:#}");
+    assert_eq!(r["status_codes"]["200"], 5, "{r:#}");
+    assert_eq!((plain.requests(), plain.accepted()), (5, 1), "{r:#}");
+    // The certificate is checked against the new origin's name: without the CA, refused.
+    let r = run(&[]);
+    assert_eq!(errors_of(&r, "tls_cert"), 5, "{r:#}");
+}

@@ -52,6 +52,9 @@ enum End {
     Reconnect,
     /// The load shape has no room for this user now: close and wait.
     Park,
+    /// A redirect's next hop goes to another origin ([`Conn::away`]); this connection
+    /// stays the user's.
+    Away,
 }
 
 /// Buffers and state that outlive a single TCP connection.
@@ -90,6 +93,8 @@ struct Conn {
     idle_since: Instant,
     /// The user's state between requests: on_start, captures, cookies, redirects.
     flow: Flow,
+    /// The server closed the connection that a redirect to another origin came on.
+    closed_behind: bool,
 }
 
 /// Runs user `user` (local index `slot` on this worker) until the worker stops or the user
@@ -114,6 +119,7 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
         retryable: false,
         idle_since: Instant::now(),
         flow: Flow::new(&w.plan),
+        closed_behind: false,
     };
     let mut backoff = RECONNECT_BACKOFF_MIN;
     w.alive.set(w.alive.get() + 1);
@@ -222,8 +228,63 @@ impl Conn {
             if self.inflight.is_empty() {
                 return End::Stop;
             }
-            if let Err(end) = self.receive(w, &mut stream).await {
-                return end;
+            match self.receive(w, &mut stream).await {
+                Ok(()) => {}
+                Err(End::Away) => {
+                    if let Some(end) = self.away(w).await {
+                        return end;
+                    }
+                }
+                Err(end) => return end,
+            }
+        }
+    }
+
+    /// The queued hop goes to another origin: it and every hop after it there go out on a
+    /// connection opened for them (`transport::connect_away`), until the chain ends or
+    /// comes back to the target, whose hop then goes out on the user's own connection,
+    /// still open unless its server closed it. Some(end) when that connection is over.
+    async fn away(&mut self, w: &Shared) -> Option<End> {
+        let closed = std::mem::take(&mut self.closed_behind);
+        let left = Instant::now();
+        let own = std::mem::replace(&mut self.rbuf, Vec::with_capacity(READ_BUF_MIN));
+        self.retryable = false;
+        while !self.inflight.is_empty() {
+            let Some(to) = self.flow.away() else { break };
+            self.carry = false;
+            match transport::connect_away(w, to).await {
+                Ok(mut stream) => self.exchange(w, &mut stream).await,
+                Err(kind) => {
+                    self.wbuf.clear();
+                    self.fail_inflight(w, kind);
+                }
+            }
+            self.rbuf.clear();
+        }
+        if self.inflight.is_empty() {
+            self.flow.end_chain();
+        }
+        self.rbuf = own;
+        // The user's own connection sat idle meanwhile (its server may have timed it out).
+        self.idle_since = left;
+        // A connection elsewhere that closed behind a hop back here is gone already.
+        self.closed_behind = false;
+        self.carry = closed && !self.inflight.is_empty();
+        closed.then_some(End::Reconnect)
+    }
+
+    /// Writes the queued hop to `stream` and reads its answers until the chain leaves this
+    /// connection, ends, or the connection fails (counted).
+    async fn exchange(&mut self, w: &Shared, stream: &mut Stream) {
+        loop {
+            if !self.wbuf.is_empty() {
+                if let Err(kind) = self.flush(stream).await {
+                    self.fail_inflight(w, kind);
+                    return;
+                }
+            }
+            if self.inflight.is_empty() || self.receive(w, stream).await.is_err() {
+                return;
             }
         }
     }
@@ -542,14 +603,19 @@ impl Conn {
         let latency = now.saturating_duration_since(req.intended);
         let task = req.pick.task;
         let hop = self.flow.redirect(&w.plan, task, status, &mut self.wbuf);
-        if let Redirect::Hop { head, to_get } = hop {
+        if let Redirect::Hop {
+            head,
+            to_get,
+            moved,
+        } = hop
+        {
             let idempotent = to_get || req.pick.idempotent;
             let pick = Pick {
                 head,
                 idempotent,
                 ..req.pick
             };
-            return self.hop(req, pick, keep_alive);
+            return self.hop(req, pick, keep_alive, moved);
         }
         {
             let mut rec = w.rec.borrow_mut();
@@ -590,9 +656,9 @@ impl Conn {
     }
 
     /// A redirect answered `req`; its next hop (already written) goes out on this
-    /// connection, or on a fresh one when the server closes this one. Latency runs on from
-    /// the task's intended time.
-    fn hop(&mut self, req: InFlight, pick: Pick, keep_alive: bool) -> Option<End> {
+    /// connection, or on a fresh one when the server closes this one, or to another origin
+    /// (`moved`). Latency runs on from the task's intended time.
+    fn hop(&mut self, req: InFlight, pick: Pick, keep_alive: bool, moved: bool) -> Option<End> {
         self.body.clear();
         self.served += 1;
         self.decoder.reset(pick.head);
@@ -601,6 +667,10 @@ impl Conn {
             sent: Instant::now(),
             ..req
         });
+        if moved {
+            self.closed_behind = !keep_alive;
+            return Some(End::Away);
+        }
         // The hop's bytes wait in `wbuf`: carried to the fresh connection when this one closes.
         self.carry = !keep_alive;
         (!keep_alive).then_some(End::Reconnect)
@@ -619,7 +689,13 @@ impl Conn {
     fn on_eof(&mut self, w: &Shared) -> End {
         match self.decoder.finish_on_eof() {
             // A read-until-close body ended; anything behind it went unanswered.
-            Ok(true) => self.complete(w, Instant::now()).unwrap_or(End::Reconnect),
+            Ok(true) => match self.complete(w, Instant::now()) {
+                Some(End::Away) => {
+                    self.closed_behind = true;
+                    End::Away
+                }
+                end => end.unwrap_or(End::Reconnect),
+            },
             Ok(false) => self.fail_or_retry(w, kind::CLOSED),
             Err(e) => self.fail_parse(w, e),
         }

@@ -9,8 +9,10 @@
 //! the body with serde_json (once per user for an `on_start` login).
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::hop::Away;
 use crate::http::cookie::Jar;
-use crate::http::{fields, redirect};
+use crate::http::fields;
+use crate::http::redirect::{self, Origin, Place};
 use crate::plan::Plan;
 use crate::results::kind;
 use crate::scenario::{Failure, TaskPicker, UserValues};
@@ -23,9 +25,14 @@ pub const ON_START_RETRY: Duration = Duration::from_secs(1);
 pub enum Redirect {
     /// Not a redirect to follow: account for the response.
     No,
-    /// The next hop was written to the write buffer: a HEAD or not, and whether its
-    /// method became GET.
-    Hop { head: bool, to_get: bool },
+    /// The next hop was written to the write buffer: a HEAD or not, whether its method
+    /// became GET, and whether it goes to another origin than the redirect came from
+    /// (then [`Flow::away`] says where, None for the target's).
+    Hop {
+        head: bool,
+        to_get: bool,
+        moved: bool,
+    },
     /// A redirect that cannot be followed, counted as this error kind.
     Fail(&'static str),
 }
@@ -80,6 +87,8 @@ pub struct Flow {
     cookie_line: Vec<u8>,
     /// Redirects followed so far for the current task.
     hops: u32,
+    /// The origin the chain's last hop went to, when not the target's.
+    away: Option<Away>,
     /// The next wait is at least [`ON_START_RETRY`] (a login failed).
     hold: bool,
 }
@@ -134,6 +143,7 @@ impl Flow {
             return;
         }
         if follows {
+            self.end_chain();
             self.request.clear();
             self.request.extend_from_slice(bytes);
         }
@@ -144,7 +154,8 @@ impl Flow {
     /// A response head for `task` arrived; `buf` starts with it. Reads its cookies, its
     /// `Location` and the header a capture wants, only when the head has them.
     pub fn on_head(&mut self, plan: &Plan, task: usize, head: &crate::http::Head, buf: &[u8]) {
-        let cookies = head.sets_cookie && self.jar.is_some();
+        // A user's jar holds its target's cookies only.
+        let cookies = head.sets_cookie && self.jar.is_some() && self.away.is_none();
         let location =
             head.has_location && redirect::is_redirect(head.status) && follow_limit(plan, task) > 0;
         self.location.clear();
@@ -182,36 +193,52 @@ impl Flow {
         out: &mut Vec<u8>,
     ) -> Redirect {
         if self.location.is_empty() || !redirect::is_redirect(status) {
-            self.hops = 0;
+            self.end_chain();
             return Redirect::No;
         }
         if self.hops >= follow_limit(plan, task) {
-            self.hops = 0;
+            self.end_chain();
             return Redirect::Fail(kind::TOO_MANY_REDIRECTS);
         }
-        let resolved = redirect::resolve(
-            &self.location,
-            &plan.target.host,
-            &self.target,
-            &mut self.next_target,
-        );
-        if let Err(e) = resolved {
-            self.hops = 0;
-            return Redirect::Fail(e.name());
-        }
+        let home = Origin {
+            tls: plan.target.tls,
+            authority: plan.target.host.as_bytes(),
+        };
+        let here = self.away.as_ref().map_or(home, Away::origin);
+        let resolved = redirect::resolve(&self.location, here, &self.target, &mut self.next_target);
+        let moved = match resolved {
+            Err(e) => {
+                self.end_chain();
+                return Redirect::Fail(e.name());
+            }
+            Ok(Place::Here) => false,
+            Ok(Place::Elsewhere(there)) => {
+                self.away = (!redirect::same_origin(there, home)).then(|| Away::new(there));
+                true
+            }
+        };
         self.cookie_line.clear();
-        if let Some(jar) = self.jar.as_ref().filter(|j| !j.is_empty()) {
+        if let Some(jar) = self
+            .jar
+            .as_ref()
+            .filter(|j| !j.is_empty() && self.away.is_none())
+        {
             jar.write_header(&self.next_target, unix_now(), false, &mut self.cookie_line);
         }
+        let host = self
+            .away
+            .as_ref()
+            .map_or(home.authority, |a| &a.authority[..]);
         let start = out.len();
         let Some(done) = redirect::rewrite(
             &self.request,
             status,
             &self.next_target,
+            moved.then_some(host),
             &self.cookie_line,
             out,
         ) else {
-            self.hops = 0;
+            self.end_chain();
             return Redirect::Fail(redirect::RedirectError::BadLocation.name());
         };
         self.hops += 1;
@@ -221,7 +248,19 @@ impl Flow {
         Redirect::Hop {
             head: done.head,
             to_get: done.to_get,
+            moved,
         }
+    }
+
+    /// The origin the pending hop goes to, when not the target's.
+    pub fn away(&self) -> Option<&Away> {
+        self.away.as_ref()
+    }
+
+    /// The task's redirect chain is over (its last response, or an error).
+    pub fn end_chain(&mut self) {
+        self.hops = 0;
+        self.away = None;
     }
 
     /// A final response with `status` completed `pick`: checks the task's expectations,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::hop::Origins;
 use super::pace::Pace;
 use super::source::Source;
 use crate::load::{Load, Pacer, Ramp};
@@ -28,6 +29,8 @@ pub struct Shared {
     /// Per task: whether checking its responses reads the body.
     pub capture: Vec<bool>,
     pub rec: RefCell<Recorder>,
+    /// Other origins redirects went to, resolved once per worker.
+    pub origins: RefCell<Origins>,
     /// Open model: the schedule of intended send times.
     pub pacer: Option<RefCell<Pacer>>,
     /// Open model: waits to the microsecond for the intended send times.
@@ -71,6 +74,7 @@ impl Shared {
             source: RefCell::new(Source::new(&plan, index)),
             capture,
             rec: RefCell::new(Recorder::new(plan.tasks.len())),
+            origins: RefCell::default(),
             budget: Cell::new(share.requests),
             pacer,
             pace: Pace::new(),

@@ -4,17 +4,21 @@
 //! `--connect-timeout` (TCP connect and handshake together), and records how long each
 //! part took; a failure comes back as the error kind it is counted under.
 use std::io;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::BufResult;
+use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
 
+use super::hop::Away;
 use super::shared::Shared;
+use crate::http::redirect::RedirectError;
 use crate::results::kind;
-use crate::tls;
+use crate::tls::{self, TlsClient};
 use crate::tlsio::{tls_error, TlsStream};
 
 /// One connection to the target.
@@ -44,9 +48,38 @@ impl std::os::fd::AsRawFd for Stream {
 
 /// Opens a connection for `w`'s plan: TCP, then the TLS handshake for an https target.
 pub async fn connect(w: &Shared) -> Result<Stream, &'static str> {
+    let tls = w.plan.tls.as_deref().map(|c| (c, &c.server_name));
+    connect_to(w, w.plan.target.addr, tls).await
+}
+
+/// Opens a connection for a redirect's hop to another origin, resolved once per worker
+/// (`hop`); a failure is the error kind the hop's task is counted under.
+pub async fn connect_away(w: &Shared, to: &Away) -> Result<Stream, &'static str> {
+    let dial = w.origins.borrow_mut().dial(to)?;
+    let tls = match to.tls {
+        false => None,
+        true => Some(
+            w.plan
+                .redirect_tls
+                .as_deref()
+                .ok_or(RedirectError::UnsupportedScheme.name())?,
+        ),
+    };
+    let stream = connect_to(w, dial.addr, tls.map(|c| (c, &dial.server_name))).await?;
+    w.rec.borrow_mut().connected();
+    Ok(stream)
+}
+
+/// Opens a connection to `addr`: TCP, then with `tls` the handshake with that client for
+/// that server name (SNI and the certificate check).
+pub async fn connect_to(
+    w: &Shared,
+    addr: SocketAddr,
+    tls: Option<(&TlsClient, &ServerName<'static>)>,
+) -> Result<Stream, &'static str> {
     let start = Instant::now();
     let deadline = monoio::time::Instant::from_std(start + w.plan.connect_timeout);
-    let attempt = TcpStream::connect_addr(w.plan.target.addr);
+    let attempt = TcpStream::connect_addr(addr);
     let tcp = match monoio::time::timeout_at(deadline, attempt).await {
         Err(_) => return Err(kind::CONNECT_TIMEOUT),
         Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
@@ -59,10 +92,10 @@ pub async fn connect(w: &Shared) -> Result<Stream, &'static str> {
     let _ = tcp.set_nodelay(true);
     let connected = Instant::now();
     w.rec.borrow_mut().conns().connected(connected - start);
-    let Some(client) = &w.plan.tls else {
+    let Some((client, server_name)) = tls else {
         return Ok(Stream::Plain(tcp));
     };
-    let session = ClientConnection::new(client.config.clone(), client.server_name.clone())
+    let session = ClientConnection::new(client.config.clone(), server_name.clone())
         .map_err(|e| failed(w, &e))?;
     let mut stream = TlsStream::new(tcp, session);
     match monoio::time::timeout_at(deadline, stream.handshake()).await {

@@ -1,8 +1,8 @@
-//! Following a redirect on the user's own connection: where the `Location` of a 3xx
-//! points (RFC 9110 §10.2.2, a reference resolved against the request's target), and the
-//! request that goes there (§15.4: 301/302 turn POST into GET, 303 turns anything but HEAD
-//! into GET, 307/308 keep the method and body). Only same-origin locations are followed: a
-//! user keeps one connection to one host.
+//! Following a redirect: where the `Location` of a 3xx points (RFC 9110 §10.2.2, a
+//! reference resolved against the request's target), whether that is the origin the
+//! request went to or another one, and the request that goes there (§15.4: 301/302 turn
+//! POST into GET, 303 turns anything but HEAD into GET, 307/308 keep the method and body).
+//! Pure functions: which connection a hop goes out on is the engine's (`engine::hop`).
 use std::fmt;
 
 /// Statuses that redirect (with a `Location`).
@@ -11,8 +11,8 @@ pub const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 /// Why a redirect is not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedirectError {
-    /// The location names another scheme, host or port.
-    OtherOrigin,
+    /// The location names a scheme blast does not speak (not http or https).
+    UnsupportedScheme,
     /// The location is not a URI reference blast can send (spaces, control bytes, empty).
     BadLocation,
 }
@@ -21,7 +21,7 @@ impl RedirectError {
     /// The error kind the stats count.
     pub fn name(self) -> &'static str {
         match self {
-            RedirectError::OtherOrigin => "redirect_to_other_origin",
+            RedirectError::UnsupportedScheme => "redirect_to_other_origin",
             RedirectError::BadLocation => "bad_redirect_location",
         }
     }
@@ -33,81 +33,118 @@ impl fmt::Display for RedirectError {
     }
 }
 
+/// An origin (RFC 6454): `https://` or not, and `host[:port]` as a `Host` header says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub tls: bool,
+    pub authority: &'a [u8],
+}
+
+/// Where a location points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// The origin of the request it answered.
+    Here,
+    /// Another origin (its authority without any userinfo).
+    Elsewhere(Origin<'a>),
+}
+
+/// Whether `a` and `b` are one origin: same scheme, and the same `host[:port]` ignoring
+/// case and an explicit default port.
+pub fn same_origin(a: Origin<'_>, b: Origin<'_>) -> bool {
+    a.tls == b.tls && same_authority(a.authority, b.authority, a.tls)
+}
+
 /// Whether `status` is a redirect that is followed.
 pub fn is_redirect(status: u16) -> bool {
     REDIRECTS.contains(&status)
 }
 
-/// Writes the origin-form target `location` points to into `out`. `authority` is the
-/// target's `host[:port]` (the `Host` header), `current` the target of the redirected
-/// request, for relative references.
-pub fn resolve(
-    location: &[u8],
-    authority: &str,
+/// Writes the origin-form target `location` points to into `out` and says whether it is
+/// on `here`, the origin of the redirected request; `current` is that request's target,
+/// for relative references.
+pub fn resolve<'a>(
+    location: &'a [u8],
+    here: Origin<'_>,
     current: &[u8],
     out: &mut Vec<u8>,
-) -> Result<(), RedirectError> {
+) -> Result<Place<'a>, RedirectError> {
     out.clear();
     let location = strip_fragment(location);
     if location.is_empty() || !location.iter().all(|b| (0x21..0x7f).contains(b)) {
         return Err(RedirectError::BadLocation);
     }
-    let rest = if let Some(rest) = strip_prefix_ci(location, b"http://") {
-        Some(rest)
+    let absolute = if let Some(rest) = strip_prefix_ci(location, b"http://") {
+        Some((false, rest))
+    } else if let Some(rest) = strip_prefix_ci(location, b"https://") {
+        Some((true, rest))
     } else if location.starts_with(b"//") {
-        Some(&location[2..])
+        Some((here.tls, &location[2..]))
     } else if has_scheme(location) {
-        return Err(RedirectError::OtherOrigin);
+        return Err(RedirectError::UnsupportedScheme);
     } else {
         None
     };
-    match rest {
-        Some(rest) => {
-            let end = rest
-                .iter()
-                .position(|&b| matches!(b, b'/' | b'?'))
-                .unwrap_or(rest.len());
-            if !same_authority(&rest[..end], authority.as_bytes()) {
-                return Err(RedirectError::OtherOrigin);
-            }
-            if rest.get(end) != Some(&b'/') {
-                out.push(b'/');
-            }
-            out.extend_from_slice(&rest[end..]);
-        }
-        None if location[0] == b'/' => out.extend_from_slice(location),
-        None => {
-            // A relative path (or a bare query): merge with the current path's directory.
-            let path_end = current
-                .iter()
-                .position(|&b| b == b'?')
-                .unwrap_or(current.len());
-            if location[0] == b'?' {
-                out.extend_from_slice(&current[..path_end]);
-            } else {
-                let dir = current[..path_end]
-                    .iter()
-                    .rposition(|&b| b == b'/')
-                    .map_or(0, |i| i + 1);
-                if dir == 0 {
-                    out.push(b'/');
-                }
-                out.extend_from_slice(&current[..dir]);
-            }
-            out.extend_from_slice(location);
-        }
+    let Some((tls, rest)) = absolute else {
+        relative(location, current, out);
+        return Ok(Place::Here);
+    };
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?'))
+        .unwrap_or(rest.len());
+    let authority = without_userinfo(&rest[..end]);
+    if authority.is_empty() {
+        return Err(RedirectError::BadLocation);
     }
-    Ok(())
+    if rest.get(end) != Some(&b'/') {
+        out.push(b'/');
+    }
+    out.extend_from_slice(&rest[end..]);
+    let there = Origin { tls, authority };
+    Ok(match same_origin(there, here) {
+        true => Place::Here,
+        false => Place::Elsewhere(there),
+    })
+}
+
+/// A path-absolute or relative reference (or a bare query), merged with the current
+/// path's directory.
+fn relative(location: &[u8], current: &[u8], out: &mut Vec<u8>) {
+    if location[0] == b'/' {
+        out.extend_from_slice(location);
+        return;
+    }
+    let path_end = current
+        .iter()
+        .position(|&b| b == b'?')
+        .unwrap_or(current.len());
+    if location[0] == b'?' {
+        out.extend_from_slice(&current[..path_end]);
+    } else {
+        let dir = current[..path_end]
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1);
+        if dir == 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(&current[..dir]);
+    }
+    out.extend_from_slice(location);
 }
 
 /// Writes the request that follows a `status` redirect of `request` (complete bytes) to
 /// `target`: the method changed as the status says, `Cookie` lines dropped (the caller
 /// adds `extra` lines for the new target, its cookies), and the body kept only with the
-/// method. None when `request` is not a request.
+/// method. `host`, for a hop to another origin than `request`'s, replaces the `Host` line
+/// and drops `Authorization` (credentials stay with the origin they were given for, as
+/// Python `requests` keeps them). None when `request` is not a request.
 pub fn rewrite(
     request: &[u8],
     status: u16,
     target: &[u8],
+    host: Option<&[u8]>,
     extra: &[u8],
     out: &mut Vec<u8>,
 ) -> Option<Rewritten> {
@@ -126,19 +163,22 @@ pub fn rewrite(
     out.push(b' ');
     out.extend_from_slice(version);
     out.extend_from_slice(b"\r\n");
-    let mut dropped: &[&[u8]] = &[b"cookie"];
-    if to_get {
-        dropped = &[
-            b"cookie",
-            b"content-length",
-            b"content-type",
-            b"transfer-encoding",
-        ];
+    if let Some(host) = host {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(host);
+        out.extend_from_slice(b"\r\n");
     }
+    let dropped = |name: &[u8]| {
+        let is = |d: &[u8]| name.eq_ignore_ascii_case(d);
+        is(b"cookie")
+            || (to_get
+                && (is(b"content-length") || is(b"content-type") || is(b"transfer-encoding")))
+            || (host.is_some() && (is(b"host") || is(b"authorization")))
+    };
     let headers = &request[line_end + 2..head_end - 2];
     for line in headers.split_inclusive(|&b| b == b'\n') {
         let name = &line[..line.iter().position(|&b| b == b':').unwrap_or(0)];
-        if !dropped.iter().any(|d| name.eq_ignore_ascii_case(d)) {
+        if !dropped(name) {
             out.extend_from_slice(line);
         }
     }
@@ -188,18 +228,49 @@ fn has_scheme(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// `host[:port]` equal to the target's, ignoring case and an explicit default port.
-fn same_authority(a: &[u8], b: &[u8]) -> bool {
-    fn norm(s: &[u8]) -> &[u8] {
-        let s = s.strip_suffix(b":80").unwrap_or(s);
-        &s[s.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1)..]
-    }
-    norm(a).eq_ignore_ascii_case(norm(b))
+/// `host[:port]` equal to another, ignoring case and an explicit default port of the scheme.
+fn same_authority(a: &[u8], b: &[u8], tls: bool) -> bool {
+    let default: &[u8] = if tls { b":443" } else { b":80" };
+    let norm = |s: &'_ [u8]| -> usize {
+        s.len()
+            - if s.ends_with(default) {
+                default.len()
+            } else {
+                0
+            }
+    };
+    a[..norm(a)].eq_ignore_ascii_case(&b[..norm(b)])
+}
+
+/// An authority less any `userinfo@`.
+fn without_userinfo(authority: &[u8]) -> &[u8] {
+    &authority[authority
+        .iter()
+        .rposition(|&c| c == b'@')
+        .map_or(0, |i| i + 1)..]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HERE: Origin<'static> = Origin {
+        tls: false,
+        authority: b"127.0.0.1:8000",
+    };
+
+    /// Where `location` points from `here`: None for here, else the other origin's scheme
+    /// (https or not) and authority; and the target written.
+    fn place(location: &str, here: Origin<'_>, current: &str) -> (Option<(bool, String)>, String) {
+        let mut out = Vec::new();
+        let place = resolve(location.as_bytes(), here, current.as_bytes(), &mut out)
+            .unwrap_or_else(|e| panic!("{location:?}: {e}"));
+        let there = match place {
+            Place::Here => None,
+            Place::Elsewhere(o) => Some((o.tls, String::from_utf8(o.authority.to_vec()).unwrap())),
+        };
+        (there, String::from_utf8(out).unwrap())
+    }
 
     #[test]
     fn locations_resolve_to_same_origin_targets() {
@@ -210,38 +281,60 @@ mod tests {
             ("HTTP://127.0.0.1:8000", "/x", "/"),
             ("http://127.0.0.1:8000?q", "/x", "/?q"),
             ("//127.0.0.1:8000/p", "/x", "/p"),
+            ("http://u:pw@127.0.0.1:8000/p", "/x", "/p"),
             ("next", "/a/b?x=1", "/a/next"),
             ("next", "/b", "/next"),
             ("?page=2", "/list?page=1", "/list?page=2"),
         ];
         for (location, current, want) in ok {
-            let mut out = Vec::new();
-            resolve(
-                location.as_bytes(),
-                "127.0.0.1:8000",
-                current.as_bytes(),
-                &mut out,
-            )
-            .unwrap_or_else(|e| panic!("{location}: {e}"));
-            assert_eq!(String::from_utf8(out).unwrap(), *want, "{location}");
+            assert_eq!(
+                place(location, HERE, current),
+                (None, want.to_string()),
+                "{location}"
+            );
         }
         let bad: &[(&str, RedirectError)] = &[
-            ("http://example.com/", RedirectError::OtherOrigin),
-            ("http://127.0.0.1:8001/", RedirectError::OtherOrigin),
-            ("https://127.0.0.1:8000/", RedirectError::OtherOrigin),
-            ("//other/", RedirectError::OtherOrigin),
+            ("ftp://127.0.0.1:8000/", RedirectError::UnsupportedScheme),
+            ("http:///x", RedirectError::BadLocation),
             ("", RedirectError::BadLocation),
             ("/a b", RedirectError::BadLocation),
             ("/a\r\nX: y", RedirectError::BadLocation),
         ];
         for (location, want) in bad {
             let mut out = Vec::new();
-            let got = resolve(location.as_bytes(), "127.0.0.1:8000", b"/", &mut out);
+            let got = resolve(location.as_bytes(), HERE, b"/", &mut out);
             assert_eq!(got, Err(*want), "{location}");
         }
-        let mut out = Vec::new();
-        resolve(b"http://h/x", "h:80", b"/", &mut out).unwrap();
-        assert_eq!(out, b"/x");
+        let h = Origin {
+            tls: false,
+            authority: b"h:80",
+        };
+        assert_eq!(place("http://h/x", h, "/"), (None, "/x".into()));
+        let s = Origin {
+            tls: true,
+            authority: b"h",
+        };
+        assert_eq!(place("https://H:443/x", s, "/"), (None, "/x".into()));
+        assert_eq!(place("//h/y", s, "/"), (None, "/y".into()));
+    }
+
+    #[test]
+    fn another_host_port_or_scheme_is_another_origin() {
+        let cases: &[(&str, bool, &str, &str)] = &[
+            ("http://example.com/", false, "example.com", "/"),
+            ("http://127.0.0.1:8001/a?b", false, "127.0.0.1:8001", "/a?b"),
+            ("https://127.0.0.1:8000/", true, "127.0.0.1:8000", "/"),
+            ("HTTPS://u:pw@Other:9?q", true, "Other:9", "/?q"),
+            ("//other/p", false, "other", "/p"),
+        ];
+        for &(location, tls, authority, target) in cases {
+            let want = Some((tls, authority.to_string()));
+            assert_eq!(
+                place(location, HERE, "/x"),
+                (want, target.to_string()),
+                "{location}"
+            );
+        }
     }
 
     #[test]
@@ -256,7 +349,14 @@ mod tests {
         ];
         for (status, want) in cases {
             let mut out = Vec::new();
-            let done = rewrite(post, *status, b"/predict", b"Cookie: b=2\r\n", &mut out);
+            let done = rewrite(
+                post,
+                *status,
+                b"/predict",
+                None,
+                b"Cookie: b=2\r\n",
+                &mut out,
+            );
             let to_get = *status < 307;
             assert_eq!(
                 done,
@@ -272,11 +372,26 @@ mod tests {
             b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n",
             303,
             b"/b",
+            None,
             b"",
             &mut out,
         );
         assert_eq!(head.map(|r| r.head), Some(true));
         assert_eq!(out, b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(rewrite(b"junk", 302, b"/", b"", &mut Vec::new()), None);
+        assert_eq!(
+            rewrite(b"junk", 302, b"/", None, b"", &mut Vec::new()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_hop_to_another_origin_names_its_host_and_drops_credentials() {
+        let get = b"GET /a HTTP/1.1\r\nHost: home:1\r\nAuthorization: Basic eDp5\r\nX-Trace: 7\r\nCookie: a=1\r\n\r\n";
+        let mut out = Vec::new();
+        rewrite(get, 307, b"/b", Some(b"other:2"), b"", &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /b HTTP/1.1\r\nHost: other:2\r\nX-Trace: 7\r\n\r\n"
+        );
     }
 }
