@@ -38,6 +38,31 @@ pub mod kind {
     /// Bytes arrived on a connection with no request in flight (a server that answers on
     /// connect, or twice): counted, the connection closed, never taken for a response.
     pub const UNSOLICITED: &str = "unsolicited_response";
+
+    /// What an error of `kind` means, for reports that show a message per kind when no
+    /// more precise one (the system's or the parser's words) was recorded first.
+    pub fn describe(kind: &str) -> &'static str {
+        match kind {
+            CONNECT_REFUSED => "the connection was refused",
+            CONNECT_TIMEOUT => "the connection was not established within --connect-timeout",
+            CONNECT_ERROR => "the connection could not be opened",
+            TIMEOUT => "no complete response within --timeout",
+            CLOSED => "the server closed the connection before any byte of the response",
+            RESET => "the server reset the connection",
+            IO => "an I/O error on the connection",
+            UNANSWERED => "behind a failed request on a pipelined connection: never answered",
+            TLS_CERT => "the server's certificate was refused",
+            TLS_HANDSHAKE => "the TLS handshake did not finish",
+            TLS_ALERT => "the server sent a TLS alert",
+            TLS_PROTOCOL => "the server did not speak TLS as expected",
+            TOO_MANY_REDIRECTS => "more redirects than the task follows",
+            REDIRECT_UNRESOLVED => "a redirect's host name did not resolve",
+            UNSOLICITED => "bytes arrived with no request in flight",
+            "redirect_to_other_origin" => "a redirect to a scheme other than http or https",
+            "bad_redirect_location" => "a redirect's Location could not be followed",
+            _ => "the response could not be parsed",
+        }
+    }
 }
 
 /// One second of the run, merged over workers.

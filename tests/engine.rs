@@ -297,6 +297,20 @@ fn dead_target_still_reports() {
     assert_eq!(uint(&r, "requests"), 0, "{r:#}");
     assert!(errors_of(&r, "connect_refused") > 0, "{r:#}");
     assert_eq!(uint(&r, "connections_opened"), 0, "{r:#}");
+    // The first message of the kind is the system's, with the address it was said of.
+    let first = r["connections"]["first_errors"]["connect_refused"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no first message: {r:#}"));
+    let addr = target.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        first.starts_with(addr) && first.contains("refused"),
+        "{first}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("first connect_refused: {first}")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -269,7 +269,10 @@ fn nginx_wrong_name_counts_tls_cert_and_prints_the_reason_once() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("tls_cert:").count(), 1, "{stderr}");
     assert!(stderr.contains("not valid for name"), "{stderr}");
-    assert!(tls(&r)["first_errors"]["tls_cert"].is_string(), "{r:#}");
+    assert!(
+        r["connections"]["first_errors"]["tls_cert"].is_string(),
+        "{r:#}"
+    );
     assert_eq!(schema_errors(&r), Vec::<String>::new());
 
     // The same server through --connect-to under the name its certificate has: trusted.

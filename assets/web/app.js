@@ -68,7 +68,7 @@
     }));
     $("errors").tBodies[0].replaceChildren(...f.errors.map((x) => {
       const tr = document.createElement("tr");
-      tr.append(text("td", x.kind), text("td", x.count, "n"));
+      tr.append(text("td", x.kind), text("td", x.count, "n"), text("td", x.message));
       return tr;
     }));
     $("n-failures").textContent = f.failures.length ? "(" + f.failures.length + ")" : "";

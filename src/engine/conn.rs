@@ -177,14 +177,15 @@ pub async fn run_user(w: std::rc::Rc<Shared>, slot: usize, user: u64) {
     w.alive.set(w.alive.get() - 1);
 }
 
-fn io_kind(e: &io::Error) -> &'static str {
-    if let Some(kind) = transport::io_error_kind(e) {
-        return kind;
-    }
-    match e.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => kind::RESET,
-        _ => kind::IO,
-    }
+/// The kind of an I/O error on an open connection, its words kept for the reports.
+fn io_kind(w: &Shared, e: &io::Error) -> &'static str {
+    let kind = match (transport::io_error_kind(e), e.kind()) {
+        (Some(kind), _) => kind,
+        (None, io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) => kind::RESET,
+        (None, _) => kind::IO,
+    };
+    w.rec.borrow_mut().note_error(kind, || e.to_string());
+    kind
 }
 
 impl Conn {
@@ -221,7 +222,7 @@ impl Conn {
             if !self.wbuf.is_empty() {
                 self.retryable = idle && self.reused_after_idle() && self.all_idempotent();
                 self.written(w);
-                if let Err(kind) = self.flush(&mut stream).await {
+                if let Err(kind) = self.flush(w, &mut stream).await {
                     return self.fail_or_retry(w, kind);
                 }
             }
@@ -278,7 +279,7 @@ impl Conn {
     async fn exchange(&mut self, w: &Shared, stream: &mut Stream) {
         loop {
             if !self.wbuf.is_empty() {
-                if let Err(kind) = self.flush(stream).await {
+                if let Err(kind) = self.flush(w, stream).await {
                     self.fail_inflight(w, kind);
                     return;
                 }
@@ -494,13 +495,13 @@ impl Conn {
         self.unwritten = 0;
     }
 
-    async fn flush(&mut self, stream: &mut Stream) -> Result<(), &'static str> {
+    async fn flush(&mut self, w: &Shared, stream: &mut Stream) -> Result<(), &'static str> {
         let buf = std::mem::take(&mut self.wbuf);
         let (res, buf) = stream.write_all(buf).await;
         // Keep what was written until its responses start; the two buffers take turns.
         self.wbuf = std::mem::replace(&mut self.sent_batch, buf);
         self.wbuf.clear();
-        res.map(drop).map_err(|e| io_kind(&e))
+        res.map(drop).map_err(|e| io_kind(w, &e))
     }
 
     /// Reads once (bounded by the oldest request's timeout) and accounts for every response
@@ -571,11 +572,14 @@ impl Conn {
             Err(_) => {
                 // The cancelled read owns the old buffer; this connection is closed anyway.
                 self.rbuf = Vec::with_capacity(READ_BUF_MIN);
+                w.rec.borrow_mut().note_error(kind::TIMEOUT, || {
+                    format!("no complete response within --timeout {:?}", w.plan.timeout)
+                });
                 Err(kind::TIMEOUT)
             }
             Ok((res, slice)) => {
                 self.rbuf = slice.into_inner();
-                res.map_err(|e| io_kind(&e))
+                res.map_err(|e| io_kind(w, &e))
             }
         }
     }
@@ -702,6 +706,7 @@ impl Conn {
     }
 
     fn fail_parse(&mut self, w: &Shared, e: ParseError) -> End {
+        w.rec.borrow_mut().note_error(e.name(), || e.to_string());
         self.fail_inflight(w, e.name())
     }
 

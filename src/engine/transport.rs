@@ -82,10 +82,7 @@ pub async fn connect_to(
     let attempt = TcpStream::connect_addr(addr);
     let tcp = match monoio::time::timeout_at(deadline, attempt).await {
         Err(_) => return Err(kind::CONNECT_TIMEOUT),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            return Err(kind::CONNECT_REFUSED)
-        }
-        Ok(Err(_)) => return Err(kind::CONNECT_ERROR),
+        Ok(Err(e)) => return Err(connect_failed(w, addr, &e)),
         Ok(Ok(s)) => s,
     };
     // Small requests must leave at once, not wait for Nagle's algorithm.
@@ -161,6 +158,18 @@ fn failed(w: &Shared, e: &rustls::Error) -> &'static str {
 }
 
 /// Keeps (and prints, once per worker) the first reason of `kind`.
+/// The kind of a failed TCP connect, its words kept for the reports.
+fn connect_failed(w: &Shared, addr: SocketAddr, e: &io::Error) -> &'static str {
+    let kind = match e.kind() {
+        io::ErrorKind::ConnectionRefused => kind::CONNECT_REFUSED,
+        _ => kind::CONNECT_ERROR,
+    };
+    w.rec
+        .borrow_mut()
+        .note_error(kind, || format!("{addr}: {e}"));
+    kind
+}
+
 fn note_first(w: &Shared, kind: &'static str, reason: impl FnOnce() -> String) {
     let mut rec = w.rec.borrow_mut();
     let mut shown = None;

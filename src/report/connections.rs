@@ -1,7 +1,7 @@
 //! How connections were opened, in every report: TCP connect time and TLS handshake time
 //! (their own histograms, apart from request latency), full against resumed handshakes,
-//! what was negotiated, the first reason of each TLS error kind, and whether certificates
-//! went unverified (`--insecure`). JSON saves the histograms so a saved run reads back
+//! what was negotiated, the first message of each error kind (the system's, the parser's
+//! or the TLS library's words), and whether certificates went unverified (`--insecure`). JSON saves the histograms so a saved run reads back
 //! exactly; CSV gets its own file (`PREFIX_connections.csv`) since Locust has no column.
 use std::fmt::Write as _;
 use std::io;
@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::LatencySummary;
-use crate::results::Results;
+use crate::results::{kind, Results};
 use crate::stats::compact::{decode, encode};
-use crate::stats::ConnStats;
+use crate::stats::{ConnStats, Merged};
 use crate::units::ms;
 
 /// Appended to the `--csv` prefix for the connection figures.
@@ -35,20 +35,21 @@ fn summary_ms(h: &Histogram<u64>) -> Value {
 /// The `connections` object of the JSON report.
 pub fn json(r: &Results) -> Value {
     let c = &r.totals.conns;
-    let tls = (c.is_tls() || !c.first_errors.is_empty() || r.plan.insecure).then(|| {
+    let tls_failed = c.first_errors.iter().any(|(k, _)| k.starts_with("tls_"));
+    let tls = (c.is_tls() || tls_failed || r.plan.insecure).then(|| {
         json!({
             "handshake_ms": summary_ms(&c.handshake),
             "handshake_histogram": encode(&c.handshake),
             "full_handshakes": c.full,
             "resumed_handshakes": c.resumed,
             "negotiated": c.negotiated.iter().map(|(w, n)| (w.clone(), json!(n))).collect::<Map<_, _>>(),
-            "first_errors": c.first_errors.iter().map(|(k, why)| (k.clone(), json!(why))).collect::<Map<_, _>>(),
             "insecure": r.plan.insecure,
         })
     });
     json!({
         "connect_ms": summary_ms(&c.connect),
         "connect_histogram": encode(&c.connect),
+        "first_errors": c.first_errors.iter().map(|(k, why)| (k.clone(), json!(why))).collect::<Map<_, _>>(),
         "tls": tls,
     })
 }
@@ -57,6 +58,8 @@ pub fn json(r: &Results) -> Value {
 #[derive(Deserialize)]
 pub struct Saved {
     connect_histogram: String,
+    #[serde(default)]
+    first_errors: Map<String, Value>,
     tls: Option<SavedTls>,
 }
 
@@ -66,6 +69,8 @@ struct SavedTls {
     full_handshakes: u64,
     resumed_handshakes: u64,
     negotiated: Map<String, Value>,
+    /// Where reports before every kind had a first message kept the TLS kinds'.
+    #[serde(default)]
     first_errors: Map<String, Value>,
 }
 
@@ -74,6 +79,13 @@ impl Saved {
     pub fn stats(&self) -> Option<ConnStats> {
         let mut c = ConnStats::new();
         c.connect = decode(&self.connect_histogram).ok()?;
+        let older = self.tls.iter().flat_map(|t| &t.first_errors);
+        c.first_errors = self
+            .first_errors
+            .iter()
+            .chain(older)
+            .map(|(k, why)| (k.clone(), why.as_str().unwrap_or_default().to_owned()))
+            .collect();
         if let Some(t) = &self.tls {
             c.handshake = decode(&t.handshake_histogram).ok()?;
             c.full = t.full_handshakes;
@@ -82,11 +94,6 @@ impl Saved {
                 .negotiated
                 .iter()
                 .map(|(w, n)| (w.clone(), n.as_u64().unwrap_or(0)))
-                .collect();
-            c.first_errors = t
-                .first_errors
-                .iter()
-                .map(|(k, why)| (k.clone(), why.as_str().unwrap_or_default().to_owned()))
                 .collect();
         }
         Some(c)
@@ -120,9 +127,20 @@ pub fn text(out: &mut String, r: &Results) {
             "  INSECURE   server certificates were not verified (--insecure)"
         );
     }
-    for (kind, why) in &c.first_errors {
-        let _ = writeln!(out, "  first {kind}: {why}");
+    for kind in r.totals.errors.keys() {
+        let _ = writeln!(out, "  first {kind}: {}", first_message(&r.totals, kind));
     }
+}
+
+/// The first words recorded for an error `kind` (the system's, the parser's, the TLS
+/// library's), or what the kind means when none were.
+pub fn first_message<'a>(totals: &'a Merged, kind: &str) -> &'a str {
+    totals
+        .conns
+        .first_errors
+        .iter()
+        .find(|(k, _)| k == kind)
+        .map_or(kind::describe(kind), |(_, why)| why.as_str())
 }
 
 fn percentiles_line(h: &Histogram<u64>) -> Option<String> {

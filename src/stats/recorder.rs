@@ -252,6 +252,12 @@ impl Recorder {
         self.lateness.saturating_record(micros(by));
     }
 
+    /// Keeps `message` as the first of `kind` in this interval unless one is kept already
+    /// (the words are made only then: errors are rare, the check is not).
+    pub fn note_error(&mut self, kind: &'static str, message: impl FnOnce() -> String) -> bool {
+        self.conns.first_error(kind, message)
+    }
+
     fn count_error(&mut self, kind: &'static str) {
         match self.errors.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,

@@ -4,6 +4,7 @@
 //! formats them (and writes every string as text, never as markup).
 use serde_json::{json, Value};
 
+use crate::report::connections;
 use crate::report::html::interactive;
 use crate::results::Second;
 use crate::results::TaskInfo;
@@ -82,7 +83,7 @@ pub fn second_frame(s: &Second, totals: &Merged, tasks: &[TaskInfo]) -> Value {
     let errors: Vec<Value> = totals
         .errors
         .iter()
-        .map(|(kind, n)| json!({"kind": kind, "count": n}))
+        .map(|(kind, n)| json!({"kind": kind, "count": n, "message": connections::first_message(totals, kind)}))
         .collect();
     json!({
         "point": interactive::chart_point(s),
@@ -134,6 +135,46 @@ mod tests {
         assert_eq!(
             f["failures"][0]["message"], "status 500 <img src=x onerror=alert(1)>",
             "kept as data; the page writes it as text"
+        );
+    }
+
+    #[test]
+    fn each_error_kind_shows_its_first_message_or_what_it_means() {
+        let mut rec = Recorder::new(1);
+        rec.note_error("timeout", || {
+            "no complete response within --timeout 1s".into()
+        });
+        rec.request_error(0, "timeout");
+        rec.note_error("timeout", || "a later one, not kept".into());
+        rec.request_error(0, "timeout");
+        rec.request_error(0, "closed");
+        let mut totals = Merged::new(1);
+        totals.add(&rec.take_snapshot(0, 1, false));
+        let clock = Clock {
+            elapsed_s: 1.0,
+            interval_s: 1.0,
+            unix_s: 0,
+            users: 1,
+            errors: 3,
+        };
+        let s = Second::new(clock, &totals.tasks, &totals.tasks);
+        let tasks = [TaskInfo {
+            method: "GET".into(),
+            name: "/".into(),
+        }];
+        let f = second_frame(&s, &totals, &tasks);
+        let by_kind = |k: &str| {
+            let rows = f["errors"].as_array().unwrap();
+            rows.iter().find(|e| e["kind"] == k).unwrap().clone()
+        };
+        assert_eq!(by_kind("timeout")["count"], 2);
+        assert_eq!(
+            by_kind("timeout")["message"],
+            "no complete response within --timeout 1s"
+        );
+        assert_eq!(
+            by_kind("closed")["message"],
+            crate::results::kind::describe("closed")
         );
     }
 }
