@@ -6,8 +6,8 @@
 # prints a Markdown table and whether every sample stayed within 10% of the first one
 # (taken one SAMPLE in, after warm-up). Exit code 1 if it did not, or if the run failed.
 # The run keeps one timeline entry per second for its reports (counts and an encoded
-# histogram, about 1-2 KB each), so RSS grows with the run's length by that much by design;
-# the script prints that size too, so a leak can be told from it.
+# histogram, 1-2 KB each); past the last minute they wait in an unlinked temporary file, not
+# in memory, so a leak shows as growth. The script prints the timeline's size too.
 # Usage: scripts/bench-soak.sh [--duration 30m] [--rate 2000] [--users 20] [--age 5s]
 #                              [--sample 60] [--blast PATH]
 set -euo pipefail
