@@ -110,8 +110,9 @@ impl Multipart {
 }
 
 impl Part {
-    /// Writes a file part carrying `file`.
-    pub fn write_file(
+    /// A file part up to its content: the delimiter, disposition and type lines. The
+    /// content and a CRLF follow.
+    pub fn write_file_head(
         head: &[u8],
         file: &super::files::File,
         content_type: Option<&str>,
@@ -122,8 +123,6 @@ impl Part {
         out.extend_from_slice(b"\"\r\nContent-Type: ");
         out.extend_from_slice(content_type.unwrap_or(file.content_type).as_bytes());
         out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(&file.bytes);
-        out.extend_from_slice(b"\r\n");
     }
 }
 

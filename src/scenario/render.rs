@@ -95,6 +95,10 @@ struct Buffers {
     /// Field indices, partly shuffled to choose the mutated ones.
     order: Vec<usize>,
     chosen: Vec<bool>,
+    /// Multipart: where in `body` each file part's content goes, and which file (part
+    /// index, file index). File contents are copied once, straight into the request, not
+    /// into `body` first: a 100 KB image copied twice cost 1.45x a fixed body's CPU.
+    splices: Vec<(usize, usize, usize)>,
 }
 
 impl Renderer {
@@ -152,6 +156,7 @@ impl Renderer {
                 field: Vec::with_capacity(body),
                 order: Vec::with_capacity(fields),
                 chosen: Vec::with_capacity(fields),
+                splices: Vec::new(),
             },
             requests,
             data,
@@ -218,6 +223,7 @@ impl Renderer {
         eval.batch = None;
         eval.set_vars(&ctx);
         buf.body.clear();
+        buf.splices.clear();
         let file = match (&req.payload, mutation) {
             (_, Some(Mutation::EmptyBody)) => None,
             (Payload::Files(files), _) => pick_file(&mut eval.rng, files),
@@ -231,7 +237,8 @@ impl Renderer {
         eval.run(&ctx, req.path, Mode::Path, &mut buf.target);
         buf.headers.clear();
         eval.run(&ctx, req.headers, Mode::Header, &mut buf.headers);
-        let length = req.send_length.then_some(body.len());
+        let spliced = spliced_len(&req.payload, &buf.splices);
+        let length = req.send_length.then_some(body.len() + spliced);
         let auth = if req.sets_authorization {
             &[][..]
         } else {
@@ -246,7 +253,12 @@ impl Renderer {
             user,
         };
         encode_head(&head, length, out);
-        out.extend_from_slice(body);
+        match &req.payload {
+            Payload::Multipart(m) if !buf.splices.is_empty() => {
+                splice_files(m, body, &buf.splices, out);
+            }
+            _ => out.extend_from_slice(body),
+        }
         Rendered {
             invalid: mutation.is_some(),
             batch: eval.batch,
@@ -271,14 +283,21 @@ fn render_payload(
     match payload {
         Payload::Json(body) => render_body(eval, buf, ctx, body, mutation),
         Payload::Text(ops) => eval.run(ctx, *ops, Mode::Raw, &mut buf.body),
-        Payload::Multipart(m) => render_multipart(eval, ctx, m, &mut buf.body),
+        Payload::Multipart(m) => render_multipart(eval, ctx, m, &mut buf.body, &mut buf.splices),
         Payload::None | Payload::Files(_) => {}
     }
 }
 
-/// A multipart body: each part in order, a random file of each file part.
-fn render_multipart(eval: &mut Eval, ctx: &Ctx, m: &Multipart, out: &mut Vec<u8>) {
-    for part in &m.parts {
+/// A multipart body: each part in order, a random file of each file part. A file's
+/// content is not copied here: its place in `out` is noted in `splices`.
+fn render_multipart(
+    eval: &mut Eval,
+    ctx: &Ctx,
+    m: &Multipart,
+    out: &mut Vec<u8>,
+    splices: &mut Vec<(usize, usize, usize)>,
+) {
+    for (p, part) in m.parts.iter().enumerate() {
         match part {
             Part::File {
                 head,
@@ -287,7 +306,9 @@ fn render_multipart(eval: &mut Eval, ctx: &Ctx, m: &Multipart, out: &mut Vec<u8>
             } => {
                 let i = eval.rng.gen_range(0..files.len().max(1));
                 if let Some(file) = files.get(i) {
-                    Part::write_file(head, file, content_type.as_deref(), out);
+                    Part::write_file_head(head, file, content_type.as_deref(), out);
+                    splices.push((out.len(), p, i));
+                    out.extend_from_slice(b"\r\n");
                 }
             }
             Part::Text { head, value } => {
@@ -298,6 +319,38 @@ fn render_multipart(eval: &mut Eval, ctx: &Ctx, m: &Multipart, out: &mut Vec<u8>
         }
     }
     m.write_end(out);
+}
+
+/// The file bytes `splices` add to a multipart body.
+fn spliced_len(payload: &Payload, splices: &[(usize, usize, usize)]) -> usize {
+    let Payload::Multipart(m) = payload else {
+        return 0;
+    };
+    splices
+        .iter()
+        .filter_map(|&(_, p, i)| spliced_file(m, p, i))
+        .map(|f| f.bytes.len())
+        .sum()
+}
+
+fn spliced_file(m: &Multipart, part: usize, i: usize) -> Option<&super::files::File> {
+    match m.parts.get(part)? {
+        Part::File { files, .. } => files.get(i),
+        Part::Text { .. } => None,
+    }
+}
+
+/// Writes `body` to `out` with each spliced file's content at its place.
+fn splice_files(m: &Multipart, body: &[u8], splices: &[(usize, usize, usize)], out: &mut Vec<u8>) {
+    let mut from = 0;
+    for &(at, p, i) in splices {
+        out.extend_from_slice(&body[from..at]);
+        if let Some(f) = spliced_file(m, p, i) {
+            out.extend_from_slice(&f.bytes);
+        }
+        from = at;
+    }
+    out.extend_from_slice(&body[from..]);
 }
 
 /// What a template run reads besides the generator state.
