@@ -6,7 +6,10 @@
 # (header, exact commands, one table per scenario) meant for the README;
 # progress goes to stderr.
 #
-# Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https]
+# Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https] [--web]
+# --web: scenario A only, blast with and without --web, the --web run with a headless
+# Chromium page open on its dashboard (scripts/bench-web-client.sh; the browser on the
+# server's CPU, its own CPU not counted): the dashboard's cost to the engine.
 # --https: nginx serves TLS 1.3 (ECDSA P-256 certificate made here with openssl,
 # session tickets on) and the scenarios are A/B as above, C = a new TLS connection
 # per request (blast --no-keepalive with and without resumption, wrk with
@@ -43,6 +46,8 @@ NGINX_PID=""
 NGINX_WORKER_CONNECTIONS=""         # set by raise_fd_limit
 URL=""
 HTTPS=0
+WEB=0
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 log() { echo "bench-peers: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -53,6 +58,7 @@ Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https]
   --duration SECONDS  length of every client run (default $DURATION_S)
   --blast PATH        blast binary (default $BLAST)
   --https             TLS 1.3 scenarios (needs openssl and curl)
+  --web               scenario A, blast with and without --web and a browser on it
 EOF
 }
 
@@ -62,6 +68,7 @@ parse_args() {
             --duration) DURATION_S=${2:?--duration needs seconds}; shift 2 ;;
             --blast) BLAST=${2:?--blast needs a path}; shift 2 ;;
             --https) HTTPS=1; shift ;;
+            --web) WEB=1; shift ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown argument: $1" ;;
         esac
@@ -233,7 +240,10 @@ check_nginx_limits() {
 # deep, C = MANY_CONNS connections.
 
 # http: A B C (C = many connections); https: A B C D (C = connection churn, D = many).
-scenarios() { [[ $HTTPS -eq 1 ]] && echo "A B C D" || echo "A B C"; }
+scenarios() {
+    if [[ $WEB -eq 1 ]]; then echo A; return; fi
+    [[ $HTTPS -eq 1 ]] && echo "A B C D" || echo "A B C"
+}
 many_scenario() { [[ $HTTPS -eq 1 ]] && echo D || echo C; }
 churn() { [[ $HTTPS -eq 1 && $1 == C ]]; }
 
@@ -258,6 +268,7 @@ scenario_title() {
 }
 
 scenario_clients() {
+    if [[ $WEB -eq 1 ]]; then echo "blast blastweb wrk"; return; fi
     if churn "$1"; then echo "blast blastnoresume wrk"; return; fi
     [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha"
 }
@@ -291,6 +302,18 @@ blastnoresume_result() {
         "$WORK/blastnoresume-$1.json"
 }
 
+# blast with the dashboard on and a browser watching it (--web).
+blastweb_cmd() {
+    blast_cmd "$1"
+    local n=${#CMD[@]}
+    CMD=("$REPO_ROOT/scripts/bench-web-client.sh" "$CHROMIUM" "$SERVER_CPU" "${CMD[0]}"
+        --web=127.0.0.1:0 "${CMD[@]:1:n-5}" --json "$WORK/blastweb-$1.json" --quiet "$URL")
+}
+blastweb_result() {
+    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
+        "$WORK/blastweb-$1.json"
+}
+
 wrk_cmd() {
     local depth
     depth=$(scenario_depth "$1")
@@ -314,6 +337,7 @@ oha_cmd() {
 client_missing() {
     case $1 in
         blast | blastnoresume) have_blast || echo "not built: $BLAST missing (cargo build --release)" ;;
+        blastweb) have_blast && [[ -x $CHROMIUM ]] || echo "needs $BLAST and $CHROMIUM" ;;
         oha) have_oha || echo "oha not installed (scripts/install-peers.sh)" ;;
     esac
 }
