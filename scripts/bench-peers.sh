@@ -7,9 +7,11 @@
 # progress goes to stderr.
 #
 # Usage: scripts/bench-peers.sh [--duration SECONDS] [--blast PATH] [--https] [--web]
-# --web: scenario A only, blast with and without --web, the --web run with a headless
-# Chromium page open on its dashboard (scripts/bench-web-client.sh; the browser on the
-# server's CPU, its own CPU not counted): the dashboard's cost to the engine.
+# --web: scenario A only, blast with and without --web: `blastweb` with a headless Chromium
+# page open on its dashboard, `blaststream` with curl reading the page's update stream
+# instead (scripts/bench-web-client.sh; the reader on the server's CPU, its own CPU not
+# counted): the dashboard's cost to the engine. On 2 CPUs the browser's rendering takes
+# CPU from the server, so blastweb's req/s says more about the browser than about blast.
 # --https: nginx serves TLS 1.3 (ECDSA P-256 certificate made here with openssl,
 # session tickets on) and the scenarios are A/B as above, C = a new TLS connection
 # per request (blast --no-keepalive with and without resumption, wrk with
@@ -268,7 +270,7 @@ scenario_title() {
 }
 
 scenario_clients() {
-    if [[ $WEB -eq 1 ]]; then echo "blast blastweb wrk"; return; fi
+    if [[ $WEB -eq 1 ]]; then echo "blast blastweb blaststream wrk"; return; fi
     if churn "$1"; then echo "blast blastnoresume wrk"; return; fi
     [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha"
 }
@@ -314,6 +316,19 @@ blastweb_result() {
         "$WORK/blastweb-$1.json"
 }
 
+# The same, with a plain reader of the update stream (curl) in place of the browser.
+blaststream_cmd() {
+    local chromium=$CHROMIUM
+    CHROMIUM=curl
+    blastweb_cmd "$1"
+    CHROMIUM=$chromium
+    CMD=("${CMD[@]/blastweb-$1.json/blaststream-$1.json}")
+}
+blaststream_result() {
+    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
+        "$WORK/blaststream-$1.json"
+}
+
 wrk_cmd() {
     local depth
     depth=$(scenario_depth "$1")
@@ -338,6 +353,7 @@ client_missing() {
     case $1 in
         blast | blastnoresume) have_blast || echo "not built: $BLAST missing (cargo build --release)" ;;
         blastweb) have_blast && [[ -x $CHROMIUM ]] || echo "needs $BLAST and $CHROMIUM" ;;
+        blaststream) have_blast && command -v curl >/dev/null || echo "needs $BLAST and curl" ;;
         oha) have_oha || echo "oha not installed (scripts/install-peers.sh)" ;;
     esac
 }

@@ -4,7 +4,10 @@
 # not cost the engine"). Chromium starts in its own session, pinned to BROWSER_CPU, and is
 # never waited for, so GNU time over this script counts blast's CPU (its web thread
 # included), not the browser's. Exits with blast's status; blast's stderr goes to stderr.
-# Usage: scripts/bench-web-client.sh CHROMIUM BROWSER_CPU BLAST ARGS...
+# With `curl` for CHROMIUM, a plain reader of the page's update stream (/api/stream) stands
+# in for the browser: the dashboard's whole cost on blast's side, with none of a browser's
+# on the machine.
+# Usage: scripts/bench-web-client.sh CHROMIUM|curl BROWSER_CPU BLAST ARGS...
 set -euo pipefail
 browser=${1:?chromium binary}; browser_cpu=${2:?cpu}; shift 2
 err=$(mktemp); profile=$(mktemp -d)
@@ -18,10 +21,14 @@ for _ in $(seq 1 200); do
 done
 chrome=""
 if [ -n "$url" ]; then
-    setsid taskset -c "$browser_cpu" "$browser" --headless --no-sandbox --disable-gpu \
-        --no-first-run --disable-background-networking --disable-component-update \
-        --disable-sync --window-size=1400,1000 --remote-debugging-port=0 \
-        --user-data-dir="$profile" "$url" </dev/null >/dev/null 2>&1 &
+    if [ "$browser" = curl ]; then
+        setsid taskset -c "$browser_cpu" curl -sN "${url%/}/api/stream" </dev/null >/dev/null 2>&1 &
+    else
+        setsid taskset -c "$browser_cpu" "$browser" --headless --no-sandbox --disable-gpu \
+            --no-first-run --disable-background-networking --disable-component-update \
+            --disable-sync --window-size=1400,1000 --remote-debugging-port=0 \
+            --user-data-dir="$profile" "$url" </dev/null >/dev/null 2>&1 &
+    fi
     chrome=$!
     disown "$chrome"
 else
