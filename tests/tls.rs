@@ -360,10 +360,10 @@ fn bad_tls_files_are_usage_errors_naming_the_file() {
     }
 }
 
-#[test]
-fn blast_serve_over_tls_runs_the_predict_scenario_clean() {
-    let _g = support::shared();
-    let dir = Scratch::new("serve-tls");
+/// `blast serve` over TLS with a throwaway CA, on loopback: its scratch directory (keep it
+/// alive), the CA's path for `--cacert`, and its address.
+fn serve_tls(name: &str) -> (Scratch, String, std::net::SocketAddr) {
+    let dir = Scratch::new(name);
     let (ca, cert, key) = blast::serve::tls::self_signed(&dir.0).unwrap();
     let cfg = blast::serve::ServeConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -371,8 +371,14 @@ fn blast_serve_over_tls_runs_the_predict_scenario_clean() {
     };
     let config = blast::serve::tls::server_config(&cert, &key).unwrap();
     let addr = blast::serve::spawn_tls(&cfg, config).unwrap();
+    (dir, ca.to_string_lossy().into_owned(), addr)
+}
+
+#[test]
+fn blast_serve_over_tls_runs_the_predict_scenario_clean() {
+    let _g = support::shared();
+    let (_dir, ca, addr) = serve_tls("serve-tls");
     let host = format!("https://localhost:{}", addr.port());
-    let ca = ca.to_string_lossy().into_owned();
     let (r, _) = run_blast(&[
         "-s",
         "scenarios/predict-max.toml",
@@ -515,14 +521,7 @@ fn a_record_cut_mid_body_is_counted() {
 #[test]
 fn an_http_redirect_to_https_is_followed_with_the_new_origins_name_and_the_cacert() {
     let _g = support::shared();
-    let dir = Scratch::new("redirect-tls");
-    let (ca, cert, key) = blast::serve::tls::self_signed(&dir.0).unwrap();
-    let cfg = blast::serve::ServeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        threads: 1,
-    };
-    let config = blast::serve::tls::server_config(&cert, &key).unwrap();
-    let https = blast::serve::spawn_tls(&cfg, config).unwrap();
+    let (_dir, ca, https) = serve_tls("redirect-tls");
     // Only the https server answers 200: the plain one redirects every request there.
     let location = format!("https://localhost:{}/health", https.port());
     let plain = support::Server::start(move |_| {
@@ -532,7 +531,6 @@ fn an_http_redirect_to_https_is_followed_with_the_new_origins_name_and_the_cacer
         )
     });
     let target = support::url(plain.addr, "/start");
-    let ca = ca.to_string_lossy().into_owned();
     let run = |extra: &[&str]| {
         let mut args = vec![target.as_str(), "--follow", "2", "-n", "5", "-u", "1"];
         args.extend_from_slice(&["-c", "1"]);
