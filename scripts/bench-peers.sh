@@ -292,52 +292,31 @@ blast_target_flags() {
     if churn "$1"; then echo "--no-keepalive"; fi
 }
 
-blast_cmd() {
-    local depth
-    depth=$(scenario_depth "$1")
-    CMD=("$BLAST" -c 1 -u "$(scenario_conns "$1")")
+blast_cmd() { blast_run_cmd blast "$1"; }
+
+# blast for scenario $2 with the extra flags that follow, writing $WORK/$1-$2.json.
+blast_run_cmd() {
+    local name=$1 scenario=$2 depth
+    shift 2
+    depth=$(scenario_depth "$scenario")
+    CMD=("$BLAST" "$@" -c 1 -u "$(scenario_conns "$scenario")")
     if [[ $depth -gt 1 ]]; then CMD+=(-p "$depth"); fi
     # shellcheck disable=SC2207 # the flags are words without spaces
-    CMD+=($(blast_target_flags "$1"))
-    CMD+=(-d "${DURATION_S}s" --json "$WORK/blast-$1.json" --quiet "$URL")
+    CMD+=($(blast_target_flags "$scenario"))
+    CMD+=(-d "${DURATION_S}s" --json "$WORK/$name-$scenario.json" --quiet "$URL")
 }
 
 # blast with a full handshake on every new connection (churn scenario only).
-blastnoresume_cmd() {
-    blast_cmd "$1"
-    # blast_cmd ends with: --json FILE --quiet URL
-    local n=${#CMD[@]}
-    CMD=("${CMD[0]}" --no-tls-resume "${CMD[@]:1:n-5}"
-        --json "$WORK/blastnoresume-$1.json" --quiet "$URL")
-}
-blastnoresume_result() {
-    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
-        "$WORK/blastnoresume-$1.json"
-}
+blastnoresume_cmd() { blast_run_cmd blastnoresume "$1" --no-tls-resume; }
 
-# blast with the dashboard on and a browser watching it (--web).
-blastweb_cmd() {
-    blast_cmd "$1"
-    local n=${#CMD[@]}
-    CMD=("$REPO_ROOT/scripts/bench-web-client.sh" "$CHROMIUM" "$SERVER_CPU" "${CMD[0]}"
-        --web=127.0.0.1:0 "${CMD[@]:1:n-5}" --json "$WORK/blastweb-$1.json" --quiet "$URL")
-}
-blastweb_result() {
-    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
-        "$WORK/blastweb-$1.json"
-}
+# blast with the dashboard on, a headless browser watching it (--web) ...
+blastweb_cmd() { blast_watched_cmd blastweb "$CHROMIUM" "$1"; }
+# ... or curl reading its update stream in place of the browser.
+blaststream_cmd() { blast_watched_cmd blaststream curl "$1"; }
 
-# The same, with a plain reader of the update stream (curl) in place of the browser.
-blaststream_cmd() {
-    local chromium=$CHROMIUM
-    CHROMIUM=curl
-    blastweb_cmd "$1"
-    CHROMIUM=$chromium
-    CMD=("${CMD[@]/blastweb-$1.json/blaststream-$1.json}")
-}
-blaststream_result() {
-    jq -r '[.requests, .duration_s, ([.errors // {} | .[]] | add // 0)] | @tsv' \
-        "$WORK/blaststream-$1.json"
+blast_watched_cmd() { # name watcher scenario
+    blast_run_cmd "$1" "$3" --web=127.0.0.1:0
+    CMD=("$REPO_ROOT/scripts/bench-web-client.sh" "$2" "$SERVER_CPU" "${CMD[@]}")
 }
 
 wrk_cmd() {
@@ -396,12 +375,18 @@ client_missing() {
 # --- result parsing: each prints "REQUESTS SECONDS ERRORS" ------------------
 # ERRORS counts transport errors plus non-2xx responses.
 
-blast_result() {
+blast_result() { blast_json_result blast "$1"; }
+blastnoresume_result() { blast_json_result blastnoresume "$1"; }
+blastweb_result() { blast_json_result blastweb "$1"; }
+blaststream_result() { blast_json_result blaststream "$1"; }
+
+# From $WORK/$1-$2.json: requests, run time, transport errors + non-2xx responses.
+blast_json_result() {
     jq -r '[.requests, .duration_s,
             (([.errors // {} | .[]] | add // 0)
              + ([.status_codes // {} | to_entries[]
                  | select(.key | startswith("2") | not) | .value] | add // 0))]
-           | @tsv' "$WORK/blast-$1.json"
+           | @tsv' "$WORK/$1-$2.json"
 }
 
 # wrk prints its run time with a unit (e.g. "10.00s", "1.00m").
