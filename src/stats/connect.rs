@@ -1,7 +1,7 @@
 //! What opening connections cost, apart from request latency: the TCP connect time and the
 //! TLS handshake time as their own HdrHistograms, full against resumed handshakes, the TLS
-//! versions and cipher suites negotiated, and the first reason of each TLS error kind (so a
-//! report can say *why* certificates were refused, once). Plain numbers, merged exactly.
+//! versions and cipher suites negotiated, and the first message of each error kind (so a
+//! report can say *why* certificates were refused or connections failed, once). Plain numbers, merged exactly.
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -21,7 +21,7 @@ pub struct ConnStats {
     pub resumed: u64,
     /// ("TLSv1.3 TLS13_AES_256_GCM_SHA384", count): what was negotiated.
     pub negotiated: Vec<(String, u64)>,
-    /// (error kind, reason): the first reason seen of each TLS error kind.
+    /// (error kind, message): the first message seen of each error kind, TLS or not.
     pub first_errors: Vec<(String, String)>,
 }
 
