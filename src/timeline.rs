@@ -44,8 +44,9 @@ impl Timeline {
         }
     }
 
-    /// A timeline that never spills (tests, and runs too short to need it).
-    pub fn in_memory() -> Self {
+    /// A timeline that never spills, as one whose file could not be made.
+    #[cfg(test)]
+    fn in_memory() -> Self {
         Timeline {
             in_memory_only: true,
             ..Self::new()
@@ -72,7 +73,8 @@ impl Timeline {
     }
 
     /// Seconds now on file (none if spilling is off or failed from the start).
-    pub fn spilled(&self) -> usize {
+    #[cfg(test)]
+    fn spilled(&self) -> usize {
         self.spill.as_ref().map_or(0, |s| s.seconds)
     }
 
