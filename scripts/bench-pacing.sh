@@ -4,7 +4,12 @@
 # CLIENT_CPU under GNU time. First the server's own latency: blast closed-model,
 # one connection. Then at each rate: blast --rate (p50 from the intended send
 # time, service-time p50 from the actual send, send lateness p50/p99, late share,
-# unsent, CPU) and k6's constant-arrival-rate executor at the same rate (p50).
+# unsent, CPU, and the time the host took the client's CPU away: /proc/stat's steal,
+# which on a virtual machine is where the lateness tail comes from) and k6's
+# constant-arrival-rate executor at the same rate (p50). A second baseline is the
+# server's latency when it idles between requests: one connection, closed model, a
+# request every IDLE_PACING_S (scenario `pacing`); on a virtual machine waking an idle
+# CPU costs far more than the back-to-back closed p50 shows, for every client.
 # Output on stdout is Markdown (header, exact commands, one table); progress
 # goes to stderr.
 #
@@ -25,6 +30,7 @@ CLIENT_CPU=1
 CONNS=50                 # connections (blast --users) and k6 VUs for every open-model run
 NGINX_START_TRIES=50     # x 0.1 s
 SETTLE_S=1               # pause between runs so closed sockets drain
+IDLE_PACING_S=0.005      # the idle baseline: one request every 5 ms
 
 WORK=""
 NGINX_PID=""
@@ -109,18 +115,35 @@ EOF
     die "nginx did not answer on port $port"
 }
 
-# Runs "$@" pinned to CLIENT_CPU under GNU time; prints the CPU seconds (user + sys).
+# The client CPU's steal time so far in clock ticks (/proc/stat's eighth column).
+steal_ticks() { awk -v cpu="cpu$CLIENT_CPU" '$1 == cpu { print $9 }' /proc/stat; }
+
+# Runs "$@" pinned to CLIENT_CPU under GNU time; prints the CPU seconds (user + sys);
+# leaves the milliseconds of steal on that CPU during the run in $WORK/KEY.steal.
 pinned() {
-    local key=$1
+    local key=$1 before
     shift
     log "run: $*"
+    before=$(steal_ticks)
     taskset -c "$CLIENT_CPU" /usr/bin/time -f '%U %S' -o "$WORK/$key.time" "$@" \
         >"$WORK/$key.log" 2>&1 || die "$key failed: $(tail -n3 "$WORK/$key.log")"
+    echo $((($(steal_ticks) - before) * 1000 / $(getconf CLK_TCK))) >"$WORK/$key.steal"
     sleep "$SETTLE_S"
     awk '{ print $1 + $2 }' "$WORK/$key.time"
 }
 
 closed_cmd() { CMD=("$BLAST" -c 1 -u 1 -d "${DURATION_S}s" --quiet --json "$WORK/closed.json" "$URL"); }
+idle_cmd() { CMD=("$BLAST" -c 1 -s "$WORK/idle.toml" -d "${DURATION_S}s" --quiet --json "$WORK/idle.json"); }
+idle_scenario() {
+    cat >"$WORK/idle.toml" <<EOF
+host = "${URL%/health}"
+users = 1
+wait = {pacing = $IDLE_PACING_S}
+[[task]]
+name = "health"
+path = "/health"
+EOF
+}
 blast_cmd() { CMD=("$BLAST" -c 1 -R "$1" -u "$CONNS" -d "${DURATION_S}s" --quiet --json "$WORK/blast-$1.json" "$URL"); }
 
 k6_script() {
@@ -150,6 +173,7 @@ measure_rate() {
         .rps, .latency_ms.p50, .service_ms.p50, .late_ms.p50, .late_ms.p99,
         (if .sent > 0 then .late_requests / .sent * 100 else 0 end), .unsent,
         ($cpu | tonumber) / .duration_s * 100, (.client_bound != null)] | @tsv' "$j")"
+    ROW[$rate]+=$'\t'"$(cat "$WORK/blast-$rate.steal")"
     if [[ -n $K6 ]]; then
         k6_script "$rate"
         k6_cmd "$rate"
@@ -162,7 +186,7 @@ measure_rate() {
 }
 
 print_report() {
-    local closed_p50=$1 rate
+    local closed_p50=$1 idle_p50=$2 idle_rps=$3 rate
     echo "## Open-model latency at every rate"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -sr); $(nproc) CPUs"
@@ -171,10 +195,14 @@ print_report() {
         "CPU = (user + sys) / run time from \`/usr/bin/time\`"
     echo "- $("$BLAST" --version 2>/dev/null || echo blast); $([[ -n $K6 ]] && "$K6" version | head -n1 || echo 'k6 missing')"
     echo "- server's own latency (blast closed model, one connection): p50 **$(num "$closed_p50") ms**"
+    echo "- the same when the server idles between requests (one connection, closed, a request every" \
+        "${IDLE_PACING_S}s: $(printf '%.0f' "$idle_rps") req/s): p50 **$(num "$idle_p50") ms**"
     echo
     echo '```sh'
     closed_cmd
     echo "taskset -c $CLIENT_CPU ${CMD[*]}"
+    idle_cmd
+    echo "taskset -c $CLIENT_CPU ${CMD[*]}  # idle.toml: users = 1, wait = {pacing = $IDLE_PACING_S}, GET /health"
     for rate in $RATES; do
         blast_cmd "$rate"
         echo "taskset -c $CLIENT_CPU ${CMD[*]}"
@@ -182,14 +210,14 @@ print_report() {
     done
     echo '```'
     echo
-    echo "| rate | achieved | blast p50 ms | × closed p50 | service p50 ms | lateness p50 ms | lateness p99 ms | late > 0.1 ms | unsent | blast CPU | client-bound | k6 p50 ms | k6 CPU |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+    echo "| rate | achieved | blast p50 ms | × closed p50 | service p50 ms | lateness p50 ms | lateness p99 ms | late > 0.1 ms | unsent | blast CPU | steal ms | client-bound | k6 p50 ms | k6 CPU |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
     for rate in $RATES; do
-        local rps p50 svc lp50 lp99 late unsent cpu bound k6p50 k6cpu
-        IFS=$'\t' read -r rps p50 svc lp50 lp99 late unsent cpu bound k6p50 k6cpu <<<"${ROW[$rate]}"
-        printf '| %s | %.0f | %s | %s× | %s | %s | %s | %.1f%% | %s | %.1f%% | %s | %s | %s |\n' \
+        local rps p50 svc lp50 lp99 late unsent cpu bound steal k6p50 k6cpu
+        IFS=$'\t' read -r rps p50 svc lp50 lp99 late unsent cpu bound steal k6p50 k6cpu <<<"${ROW[$rate]}"
+        printf '| %s | %.0f | %s | %s× | %s | %s | %s | %.1f%% | %s | %.1f%% | %s | %s | %s | %s |\n' \
             "$rate" "$rps" "$(num "$p50")" "$(awk -v a="$p50" -v b="$closed_p50" 'BEGIN { printf "%.2f", a / b }')" \
-            "$(num "$svc")" "$(num "$lp50")" "$(num "$lp99")" "$late" "$unsent" "$cpu" "$bound" \
+            "$(num "$svc")" "$(num "$lp50")" "$(num "$lp99")" "$late" "$unsent" "$cpu" "$steal" "$bound" \
             "$(num "$k6p50")" "${k6cpu:-—}${k6cpu:+%}"
     done
 }
@@ -204,8 +232,11 @@ main() {
     pinned closed "${CMD[@]}" >/dev/null
     local closed_p50 rate
     closed_p50=$(jq -r '.latency_ms.p50' "$WORK/closed.json")
+    idle_scenario
+    idle_cmd
+    pinned idle "${CMD[@]}" >/dev/null
     for rate in $RATES; do measure_rate "$rate"; done
-    print_report "$closed_p50"
+    print_report "$closed_p50" "$(jq -r '.latency_ms.p50' "$WORK/idle.json")" "$(jq -r '.rps' "$WORK/idle.json")"
 }
 
 main "$@"

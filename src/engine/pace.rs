@@ -4,9 +4,11 @@
 //! (CLOCK_MONOTONIC, absolute deadlines; hrtimer precision, no timer slack) armed for its
 //! earliest waiter, awaited through the runtime as a readable file descriptor, which works
 //! the same on io_uring (a poll operation) and on epoll. A thread woken from idle (a halted
-//! virtual CPU, say) runs 30–70 µs after its timer, so the timer fires [`LEAD`] early and
-//! the waiter yields to the runtime for the rest (measured with `scripts/bench-pacing.sh`:
-//! lateness p50 0.071 ms at 200 req/s without, 0.023 ms with 30 µs). A yielding task keeps the
+//! virtual CPU, say) runs 30–90 µs after its timer, so the timer fires [`LEAD`] early and
+//! the waiter yields to the runtime for the rest. Measured at `-R 200` against nginx, three
+//! runs each (lateness p50, client CPU): no lead 80–90 µs, 4.4–4.6%; 50 µs 16–33 µs,
+//! 3.6–4.4%; 75 µs 7–10 µs, 4.2–5.4%; 100 µs 6–18 µs, 4.6–5.2%; 200 µs 6–7 µs, 6.2–7.0%.
+//! 75 µs is the shortest that keeps the p50 under 20 µs. A yielding task keeps the
 //! runtime from parking, and with io_uring's DEFER_TASKRUN completions are reaped only when
 //! it parks, so at most one deadline in every [`MIN_GAP_FOR_LEAD`] gets the lead: yielding
 //! never takes more than a tenth of the time, and at high rates the thread is awake anyway.
@@ -25,9 +27,9 @@ use std::time::{Duration, Instant};
 use monoio::net::UnixStream;
 
 /// The timer fires this long before a deadline that gets a lead.
-pub const LEAD: Duration = Duration::from_micros(50);
+pub const LEAD: Duration = Duration::from_micros(75);
 /// A deadline gets a lead only this long after the last one that did (ten leads' worth).
-pub const MIN_GAP_FOR_LEAD: Duration = Duration::from_micros(500);
+pub const MIN_GAP_FOR_LEAD: Duration = Duration::from_micros(750);
 
 /// One waiter: its deadline, a tie-breaker for equal deadlines, and whom to wake.
 struct Entry {
