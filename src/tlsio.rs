@@ -2,12 +2,16 @@
 //! (client or server side) with owned-buffer reads and writes, so the connection loops see
 //! one more `AsyncReadRent + AsyncWriteRent` and nothing else changes.
 //!
-//! Why our own and not `monoio-rustls`: this one reads ciphertext into one small buffer
-//! that lives as long as the connection, copies plaintext straight into the caller's
-//! buffer, writes each flight of records with one `write_all`, and reports the handshake
-//! with rustls' own error inside the `io::Error` so callers can name the failure. It is a
-//! leaf (it uses nothing else of the crate), so the built-in server can use it too.
-use std::io::{self, Read, Write};
+//! Why our own and not `monoio-rustls`: measured side by side (monoio-rustls 0.4 carrying
+//! the same handshaken session; instructions counted by callgrind over 20,000 requests on
+//! 50 connections and 40,000 pipelined 16 deep) the two cost the same to within 1% of the
+//! whole client, and wall-clock runs could not tell them apart. This one reports the
+//! handshake with rustls' own error inside the `io::Error`, so callers can name the failure,
+//! adds no dependencies, and is a leaf (it uses nothing else of the crate), so the built-in
+//! server uses it too. It reads ciphertext into one small buffer that lives as long as the
+//! connection, copies plaintext from rustls' buffer straight into the caller's, and writes
+//! each flight of records with one `write_all`.
+use std::io::{self, BufRead, Write};
 use std::ops::DerefMut;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut, RawBuf};
@@ -30,6 +34,8 @@ pub struct TlsStream<IO, C> {
     tx: Vec<u8>,
     /// The socket reached end of file (rustls has been told).
     eof: bool,
+    /// Decrypted bytes rustls holds for the reader, as its last processing left them.
+    plain: usize,
 }
 
 impl<IO, C, S> TlsStream<IO, C>
@@ -46,6 +52,7 @@ where
             rx_pos: 0,
             tx: Vec::new(),
             eof: false,
+            plain: 0,
         }
     }
 
@@ -120,27 +127,21 @@ where
         Ok(true)
     }
 
-    /// Lets rustls decrypt what it was given; the plaintext bytes now waiting.
-    fn process(&mut self) -> io::Result<usize> {
-        self.tls
+    /// Lets rustls decrypt what it was given and notes the plaintext now waiting.
+    fn process(&mut self) -> io::Result<()> {
+        let state = self
+            .tls
             .process_new_packets()
-            .map(|state| state.plaintext_bytes_to_read())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.plain = state.plaintext_bytes_to_read();
+        Ok(())
     }
 
     /// Reads plaintext into `dst` (at most `len` bytes at `ptr`), waiting for records.
     async fn read_plain(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
         loop {
-            let waiting = self.process()?;
-            if waiting > 0 && len > 0 {
-                let n = waiting.min(len);
-                // SAFETY: the caller's buffer has `len` writable bytes at `ptr`; only the
-                // first `n` are initialised (zeroed) and handed to rustls, which fills them.
-                let dst = unsafe {
-                    ptr.write_bytes(0, n);
-                    std::slice::from_raw_parts_mut(ptr, n)
-                };
-                return self.tls.reader().read(dst);
+            if self.plain > 0 && len > 0 {
+                return self.copy_plain(ptr, self.plain.min(len));
             }
             if len == 0 {
                 return Ok(0);
@@ -154,6 +155,28 @@ where
                 return Ok(0);
             }
         }
+    }
+
+    /// Copies `want` bytes of the plaintext rustls holds to `ptr`, record by record, from
+    /// rustls' own buffer: the destination may be uninitialised, so it is never handed to
+    /// rustls as a slice (zeroing it first cost 2% of the instructions of a pipelined run).
+    fn copy_plain(&mut self, ptr: *mut u8, want: usize) -> io::Result<usize> {
+        let mut reader = self.tls.reader();
+        let mut n = 0;
+        while n < want {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let take = chunk.len().min(want - n);
+            // SAFETY: the caller's buffer has at least `want` writable bytes at `ptr`, and
+            // `n + take <= want`; rustls' buffer does not overlap it.
+            unsafe { ptr.add(n).copy_from_nonoverlapping(chunk.as_ptr(), take) };
+            reader.consume(take);
+            n += take;
+        }
+        self.plain -= n;
+        Ok(n)
     }
 
     /// Encrypts `src` and writes it with whatever else rustls queued.
