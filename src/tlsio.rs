@@ -5,12 +5,13 @@
 //! Why our own and not `monoio-rustls`: measured side by side (monoio-rustls 0.4 carrying
 //! the same handshaken session; instructions counted by callgrind over 20,000 requests on
 //! 50 connections and 40,000 pipelined 16 deep) the two cost the same to within 1% of the
-//! whole client, and wall-clock runs could not tell them apart. This one reports the
-//! handshake with rustls' own error inside the `io::Error`, so callers can name the failure,
-//! adds no dependencies, and is a leaf (it uses nothing else of the crate), so the built-in
-//! server uses it too. It reads ciphertext into one small buffer that lives as long as the
-//! connection, copies plaintext from rustls' buffer straight into the caller's, and writes
-//! each flight of records with one `write_all`.
+//! whole client; wall-clock runs on a shared virtual machine varied more than they differed
+//! (README, "HTTPS again"). This one reports the handshake with rustls' own error inside
+//! the `io::Error`, so callers can name the failure, adds no dependencies, and is a leaf (it
+//! uses nothing else of the crate), so the built-in server uses it too. It reads ciphertext
+//! into one small buffer that lives as long as the connection, copies plaintext from
+//! rustls' buffer straight into the caller's, and writes each flight of records with one
+//! `write_all`.
 use std::io::{self, BufRead, Write};
 use std::ops::DerefMut;
 
@@ -141,7 +142,10 @@ where
     async fn read_plain(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
         loop {
             if self.plain > 0 && len > 0 {
-                return self.copy_plain(ptr, self.plain.min(len));
+                let n = self.copy_plain(ptr, self.plain.min(len))?;
+                if n > 0 {
+                    return Ok(n);
+                }
             }
             if len == 0 {
                 return Ok(0);
@@ -157,17 +161,21 @@ where
         }
     }
 
-    /// Copies `want` bytes of the plaintext rustls holds to `ptr`, record by record, from
-    /// rustls' own buffer: the destination may be uninitialised, so it is never handed to
-    /// rustls as a slice (zeroing it first cost 2% of the instructions of a pipelined run).
+    /// Copies up to `want` bytes of the plaintext rustls holds to `ptr`, record by record,
+    /// from rustls' own buffer: the destination may be uninitialised, so it is never handed
+    /// to rustls as a slice (zeroing it first cost 2% of the instructions of a pipelined
+    /// run). Coming up short means rustls holds no more: the count starts again from the
+    /// next processing, and 0 is never mistaken for the end of the stream by the caller.
     fn copy_plain(&mut self, ptr: *mut u8, want: usize) -> io::Result<usize> {
         let mut reader = self.tls.reader();
         let mut n = 0;
         while n < want {
-            let chunk = reader.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
+            let chunk = match reader.fill_buf() {
+                Ok(chunk) if !chunk.is_empty() => chunk,
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
             let take = chunk.len().min(want - n);
             // SAFETY: the caller's buffer has at least `want` writable bytes at `ptr`, and
             // `n + take <= want`; rustls' buffer does not overlap it.
@@ -175,7 +183,7 @@ where
             reader.consume(take);
             n += take;
         }
-        self.plain -= n;
+        self.plain = if n < want { 0 } else { self.plain - n };
         Ok(n)
     }
 
