@@ -232,7 +232,9 @@ impl Conn {
             match self.receive(w, &mut stream).await {
                 Ok(()) => {}
                 Err(End::Away) => {
-                    if let Some(end) = self.away(w).await {
+                    // Boxed: a hop elsewhere is rare, and its state would otherwise widen
+                    // every user's future.
+                    if let Some(end) = Box::pin(self.away(w)).await {
                         return end;
                     }
                 }

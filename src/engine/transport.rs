@@ -94,7 +94,9 @@ pub async fn connect_to(
     };
     let session = ClientConnection::new(client.config.clone(), server_name.clone())
         .map_err(|e| failed(w, &e))?;
-    let mut stream = TlsStream::new(tcp, session);
+    // Boxed before the handshake, not after: the session (2 KB) then never sits in the
+    // connect future, which is part of every user's task, TLS or not.
+    let mut stream = Box::new(TlsStream::new(tcp, session));
     match monoio::time::timeout_at(deadline, stream.handshake()).await {
         Err(_) => {
             note_first(w, kind::TLS_HANDSHAKE, || {
@@ -114,7 +116,7 @@ pub async fn connect_to(
         }),
         Ok(Ok(())) => {
             handshaken(w, stream.session(), connected)?;
-            Ok(Stream::Tls(Box::new(stream)))
+            Ok(Stream::Tls(stream))
         }
     }
 }
